@@ -1,0 +1,37 @@
+# triton-groups: `make test` checks everything; `make up` deploys the local stack with Pulumi;
+# `make demo` serves the example group locally without Pulumi.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: venv test lint up demo stop bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: venv
+	$(VENV)/bin/ruff check components infra tests bench examples
+
+test: lint
+	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+up: venv
+	@bash scripts/pulumi-up.sh
+
+demo: venv
+	$(VENV)/bin/triton-groups demo examples/vision/group.yaml
+
+stop: venv
+	$(VENV)/bin/triton-groups stop
+
+bench: venv
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .triton-groups

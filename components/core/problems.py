@@ -1,0 +1,60 @@
+"""Problems a user can cause, reported all at once with a stable code, a location and a plain message.
+
+A `Problem` is the unit of every user-facing error: the spec loader, the validator and the OCI
+pre-flight checks all return lists of them, and the CLI prints them one per line and exits 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong, where it is, and what to do about it.
+
+    `file` is the file the user edits (a spec, a config.pbtxt shown as `<model>/config.pbtxt`, a
+    stack config); `line` is 1-based when known; `field` is a dotted path inside that file;
+    `code` is stable across releases so that scripts and tests can match on it.
+    """
+
+    file: str
+    field: str
+    message: str
+    code: str
+    line: int | None = None
+    severity: Severity = Severity.ERROR
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        prefix = "warning: " if self.severity is Severity.WARNING else ""
+        field = f" {self.field}:" if self.field else ""
+        return f"{where}:{field} {prefix}{self.message}"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+
+def errors(problems: Iterable[Problem]) -> list[Problem]:
+    """The problems that make the input unusable (warnings left out)."""
+    return [p for p in problems if p.is_error]
+
+
+class UserError(Exception):
+    """An error the user can fix: carries every problem found, never a traceback for the CLI."""
+
+    def __init__(self, problems: Iterable[Problem] | Problem | str) -> None:
+        if isinstance(problems, str):
+            problems = [Problem(file="", field="", message=problems, code="error")]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems: list[Problem] = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
