@@ -1,0 +1,56 @@
+"""How smoke cases reach a Triton: a small interface, so the checking logic never knows the wire.
+
+Plain Triton v2 over HTTP or gRPC (`components.core.smoke.triton_transport`) and OCI model
+deployments (a signed POST to /predict, `components.core.smoke.oci_transport`) both implement it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A named tensor and its Triton v2 datatype (FP32, INT64, BYTES, ...)."""
+
+    name: str
+    array: np.ndarray
+    datatype: str
+
+
+class TransportError(Exception):
+    """The request did not get an answer (refused, timed out, 4xx/5xx): a failed case, not a wrong answer.
+
+    `status` is the HTTP status when there was one; `detail` is what the server said.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, detail: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.detail = detail
+
+
+class Transport(Protocol):
+    """Sends one inference request; implementations must be safe to call from several threads."""
+
+    endpoint: str
+    """Where requests go, for reports (`http://127.0.0.1:8000`, an OCI deployment URL, ...)."""
+
+    def wait_ready(self, models: Sequence[str], timeout_s: float) -> Mapping[str, str | None]:
+        """Wait (bounded retries with backoff) until the server and each model are ready.
+
+        Returns, per model, None when ready or the reason it is not (e.g. its load error).
+        """
+        ...
+
+    def infer(
+        self, model: str, inputs: Sequence[Tensor], outputs: Sequence[str], version: int | None = None
+    ) -> dict[str, np.ndarray]:
+        """Run one inference; return the requested outputs by name. Raises TransportError."""
+        ...
+
+    def close(self) -> None: ...
