@@ -11,11 +11,15 @@ from pathlib import Path
 
 
 @contextlib.contextmanager
-def atomic_file(target: Path, mode: str = "wb") -> Iterator:
-    """Open a temporary file beside `target`; rename it over `target` only if the block succeeds."""
+def atomic_file(target: Path, mode: str = "wb", permissions: int = 0o644) -> Iterator:
+    """Open a temporary file beside `target`; rename it over `target` only if the block succeeds.
+
+    The file gets `permissions` (not mkstemp's private 0600), so it reads like any file the user wrote.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        os.fchmod(fd, permissions)
         with os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()

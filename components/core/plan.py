@@ -112,6 +112,7 @@ def _model_plan(model: ModelSpec, spec: GroupSpec) -> ModelPlan:
         if source.is_dir():
             entries = _walk(source)
             files.update({f"{version}/{sub}": src for sub, src in entries.items()})
+            empty_dirs.update(f"{version}/{sub}" for sub in _empty_dirs(source))
             if not entries:
                 empty_dirs.add(str(version))
         else:
@@ -153,10 +154,7 @@ def plan_from_folder(root: Path) -> RepositoryPlan:
         error: str | None = "no config.pbtxt; Triton needs one when the model config is strict"
         if CONFIG_NAME in files:
             config, error = _parse_bytes(files[CONFIG_NAME].read())
-        empty = frozenset(
-            str(p.relative_to(entry).as_posix()) for p in entry.rglob("*") if p.is_dir() and not any(p.iterdir())
-        )
-        models[entry.name] = ModelPlan(entry.name, files, config, error, empty)
+        models[entry.name] = ModelPlan(entry.name, files, config, error, _empty_dirs(entry))
     return RepositoryPlan(models=models, origin=root.resolve())
 
 
@@ -185,6 +183,11 @@ def _walk(folder: Path) -> dict[str, FileSource]:
             path = base / name
             found[path.relative_to(folder).as_posix()] = _source(path)
     return dict(sorted(found.items()))
+
+
+def _empty_dirs(folder: Path) -> frozenset[str]:
+    """The empty folders below `folder` (e.g. a SavedModel's `variables/`), as posix paths relative to it."""
+    return frozenset(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_dir() and not any(p.iterdir()))
 
 
 def materialize(plan: RepositoryPlan, target: Path) -> Path:

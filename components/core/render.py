@@ -85,7 +85,7 @@ def render_config(model: ModelSpec, spec: GroupSpec) -> mc.ModelConfig:
         except text_format.ParseError as exc:
             index = spec.models.index(model)
             raise UserError(Problem(
-                str(spec.source), f"models[{model.name}].extra_config",
+                spec.shown_path, f"models[{model.name}].extra_config",
                 f"not valid config.pbtxt text for Triton's schema: {exc}", "spec.extra_config",
                 line=spec.line("models", index, "extra_config"),
             )) from None

@@ -56,11 +56,12 @@ DEFAULT_MODEL_FILENAMES: dict[str, str] = {
 """The file Triton looks for in a version folder when `default_model_filename` is not set."""
 
 
-def _normalize_enum(prefix: str, names: list[str]) -> Any:
+def _normalize_enum(prefix: str, names: list[str], aliases: dict[str, str] | None = None) -> Any:
     def normalize(value: Any) -> Any:
         if not isinstance(value, str):
             return value
         upper = value.strip().upper()
+        upper = (aliases or {}).get(upper, upper)
         candidate = upper if upper.startswith(prefix) else prefix + upper
         if candidate not in names:
             shown = ", ".join(n.removeprefix(prefix) for n in names if not n.endswith("INVALID"))
@@ -72,19 +73,29 @@ def _normalize_enum(prefix: str, names: list[str]) -> Any:
     return normalize
 
 
+def _check_version(value: int) -> int:
+    if value < 1:
+        raise PydanticCustomError("spec.versions", "version numbers start at 1, got {v}", {"v": value})
+    return value
+
+
 def _check_name(value: str) -> str:
     if not NAME_PATTERN.match(value):
         raise PydanticCustomError("spec.name", "'{value}' " + NAME_RULE, {"value": value})
     return value
 
 
-DataTypeName = Annotated[str, BeforeValidator(_normalize_enum("TYPE_", list(mc.DataType.keys())))]
-"""A Triton data type, written `FP32` or `TYPE_FP32`; stored as Triton's enum name."""
+DataTypeName = Annotated[
+    str, BeforeValidator(_normalize_enum("TYPE_", list(mc.DataType.keys()), aliases={"BYTES": "STRING"}))
+]
+"""A Triton data type, written `FP32` or `TYPE_FP32` (`BYTES`, the v2 name, means STRING); stored as the enum name."""
 
 KindName = Annotated[
     str, BeforeValidator(_normalize_enum("KIND_", list(mc.ModelInstanceGroup.Kind.keys())))
 ]
 ModelName = Annotated[str, AfterValidator(_check_name)]
+VersionNumber = Annotated[int, AfterValidator(_check_version)]
+"""A model version: Triton's numeric version folder, 1 or more."""
 RelativePath = Annotated[str, Field(min_length=1, description="a path relative to the spec file")]
 
 
@@ -139,7 +150,7 @@ class VersionPolicySpec(StrictModel):
 
     latest: int | None = Field(None, ge=1)
     all: bool | None = None
-    specific: list[int] | None = None
+    specific: list[VersionNumber] | None = Field(None, min_length=1)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> VersionPolicySpec:
@@ -246,7 +257,7 @@ class ModelSpec(StrictModel):
     platform: str | None = Field(None, description="onnxruntime_onnx, pytorch_libtorch, ensemble, ...")
     backend: str | None = Field(None, description="python, onnxruntime, or any backend name")
     config: RelativePath | None = Field(None, description="an existing config.pbtxt used as is")
-    versions: dict[int, RelativePath] = Field(
+    versions: dict[VersionNumber, RelativePath] = Field(
         default_factory=dict, description="version number -> model file or folder"
     )
     default_model_filename: str | None = None
@@ -300,9 +311,6 @@ class ModelSpec(StrictModel):
             raise PydanticCustomError("spec.python", "python: settings need backend: python")
         if self.platform != "ensemble" and not self.versions:
             raise PydanticCustomError("spec.versions", "give versions: {1: path/to/model file or folder}")
-        for version in self.versions:
-            if version < 1:
-                raise PydanticCustomError("spec.versions", "version numbers start at 1, got {v}", {"v": version})
         return self
 
     @property
@@ -325,12 +333,18 @@ class GroupSpec(StrictModel):
     smoke: SmokeSettings = Field(default_factory=SmokeSettings)
 
     _source: Path = PrivateAttr(default=Path("group.yaml"))
+    _shown: str = PrivateAttr(default="group.yaml")
     _lines: dict[tuple[Any, ...], int] = PrivateAttr(default_factory=dict)
 
     @property
     def source(self) -> Path:
         """The spec file this group was loaded from."""
         return self._source
+
+    @property
+    def shown_path(self) -> str:
+        """The spec file as the user named it, for messages."""
+        return self._shown
 
     def resolve(self, relative: str) -> Path:
         """A path written in the spec, resolved against the spec file's folder."""
@@ -373,6 +387,7 @@ def load_spec(path: Path | str) -> GroupSpec:
     except ValidationError as exc:
         raise UserError(_problems_from_validation(exc, shown, data, lines)) from None
     spec._source = path.resolve()
+    spec._shown = shown
     spec._lines = lines
     from components.core.spec_checks import check_spec
 

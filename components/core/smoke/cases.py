@@ -1,0 +1,200 @@
+"""Turn a model's smoke cases from the spec into request tensors and expectations, before any request is sent.
+
+Inputs come inline (`value`) or from a .npy file; their datatype is the SmokeInput's `datatype`, else
+the model config input's `data_type` (TYPE_FP32 -> FP32, TYPE_STRING -> BYTES); their shape is the
+value's own unless `shape` is given. Values are converted only when nothing is lost (1.5 is not an
+INT32, 300 is not an INT8). Every problem is reported at once as a UserError naming the case and tensor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from tritonclient.grpc import model_config_pb2 as mc
+from tritonclient.utils import triton_to_np_dtype
+
+from components.core.problems import Problem, UserError
+from components.core.render import parse_config, render_config
+from components.core.smoke.checks import Expectation
+from components.core.smoke.transport import Tensor
+from components.core.spec import GroupSpec, ModelSpec, SmokeExpectation, SmokeInput
+
+INDEX_DATATYPE = "INT64"
+"""argmax and top_k expectations are indices."""
+
+
+@dataclass(frozen=True)
+class PreparedCase:
+    """One smoke case ready to send: the request tensors and what each requested output must look like."""
+
+    model: str
+    name: str
+    inputs: tuple[Tensor, ...]
+    expectations: tuple[Expectation, ...]
+    version: int | None = None
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """The outputs to request: those with an expectation."""
+        return tuple(e.output for e in self.expectations)
+
+
+def triton_datatype(type_name: str) -> str:
+    """The v2 protocol name of a model-config data type: TYPE_FP32 -> FP32, TYPE_STRING -> BYTES."""
+    name = type_name.removeprefix("TYPE_")
+    return "BYTES" if name == "STRING" else name
+
+
+def prepare_cases(spec: GroupSpec, model: ModelSpec) -> list[PreparedCase]:
+    """Every smoke case of `model`, in spec order; UserError listing every case that cannot be built."""
+    index = spec.models.index(model)
+    input_types, output_types = _config_datatypes(spec, model)
+    problems: list[Problem] = []
+    prepared = []
+    for case_index, case in enumerate(model.smoke):
+        label = f"models[{model.name}].smoke[{case.name}]"
+        inputs = []
+        for tensor, given in case.inputs.items():
+            try:
+                inputs.append(_input_tensor(spec, tensor, given, input_types.get(tensor)))
+            except ValueError as exc:
+                line = spec.line("models", index, "smoke", case_index, "inputs", tensor)
+                problems.append(Problem(spec.shown_path, f"{label}.inputs.{tensor}", str(exc), "smoke.input", line))
+        expectations = []
+        for tensor, expected in case.expect.items():
+            try:
+                expectations.append(_expectation(spec, tensor, expected, output_types.get(tensor)))
+            except ValueError as exc:
+                line = spec.line("models", index, "smoke", case_index, "expect", tensor)
+                problems.append(Problem(spec.shown_path, f"{label}.expect.{tensor}", str(exc), "smoke.expect", line))
+        prepared.append(PreparedCase(model.name, case.name, tuple(inputs), tuple(expectations), case.version))
+    if problems:
+        raise UserError(problems)
+    return prepared
+
+
+def _config_datatypes(spec: GroupSpec, model: ModelSpec) -> tuple[dict[str, str], dict[str, str]]:
+    """The v2 datatypes of the model config's inputs and outputs, by name (empty when the config is unreadable)."""
+    if model.config:
+        try:
+            config = parse_config(spec.resolve(model.config).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            config = mc.ModelConfig()
+    else:
+        config = render_config(model, spec)
+    inputs = {t.name: triton_datatype(mc.DataType.Name(t.data_type)) for t in config.input}
+    outputs = {t.name: triton_datatype(mc.DataType.Name(t.data_type)) for t in config.output}
+    return inputs, outputs
+
+
+def _input_tensor(spec: GroupSpec, name: str, given: SmokeInput, config_type: str | None) -> Tensor:
+    datatype = triton_datatype(given.datatype) if given.datatype else config_type
+    if datatype is None:
+        raise ValueError("give its datatype (FP32, INT64, BYTES, ...): the model config has no input of this name")
+    raw = _load_npy(spec, given.npy) if given.npy else _inline(given.value, datatype)
+    array = _convert(raw, datatype)
+    if given.shape is not None:
+        array = _reshape(array, given.shape)
+    return Tensor(name=name, array=array, datatype=datatype)
+
+
+def _expectation(spec: GroupSpec, name: str, given: SmokeExpectation, config_type: str | None) -> Expectation:
+    declared = triton_datatype(given.datatype) if given.datatype else None
+    expected = None
+    if given.match != "shape":
+        datatype = INDEX_DATATYPE if given.match in ("argmax", "top_k") else declared or config_type
+        raw = _load_npy(spec, given.npy) if given.npy else _inline(given.value, datatype)
+        expected = _convert(raw, datatype) if datatype else raw
+        if given.match == "top_k" and given.k is not None:
+            _check_top_k_sets(expected, given.k)
+    return Expectation(
+        output=name,
+        match=given.match,
+        expected=expected,
+        rtol=given.rtol,
+        atol=given.atol,
+        k=given.k,
+        shape=tuple(given.shape) if given.shape is not None else None,
+        datatype=declared,
+    )
+
+
+def _check_top_k_sets(expected: np.ndarray, k: int) -> None:
+    if expected.ndim == 0 or expected.shape[-1] != k:
+        raise ValueError(f"top_k with k: {k} expects {k} indices per row (last axis of length {k}), "
+                         f"got shape {list(expected.shape)}")
+    for row in expected.reshape(-1, k):
+        if len(set(row.tolist())) != k:
+            raise ValueError(f"top_k indices must be {k} distinct indices per row, got {row.tolist()}")
+
+
+def _load_npy(spec: GroupSpec, relative: str) -> np.ndarray:
+    path = spec.resolve(relative)
+    try:
+        array = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise ValueError(f"{relative} does not exist (paths are relative to the spec file)") from None
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise ValueError(f"{relative} holds Python objects (pickled); save strings as a str or bytes array "
+                             "(np.save(path, np.array(['a', 'b'])))") from None
+        raise ValueError(f"{relative} is not a readable .npy file: {exc}") from None
+    except OSError as exc:
+        raise ValueError(f"{relative} cannot be read: {exc}") from None
+    if not isinstance(array, np.ndarray):
+        raise ValueError(f"{relative} is an .npz archive; give one array saved with np.save")
+    return array
+
+
+def _inline(value: Any, datatype: str | None) -> np.ndarray:
+    if datatype == "BYTES":
+        array = np.array(value, dtype=object)
+        return _map_objects(array, lambda item: item.encode() if isinstance(item, str) else item)
+    try:
+        return np.asarray(value)
+    except ValueError as exc:
+        raise ValueError(f"value must be a number or a rectangular nested list: {exc}") from None
+
+
+def _map_objects(array: np.ndarray, func: Callable[[Any], Any]) -> np.ndarray:
+    mapped = np.empty(array.shape, dtype=object)
+    for position, item in np.ndenumerate(array):
+        mapped[position] = func(item)
+    return mapped
+
+
+def _convert(array: np.ndarray, datatype: str) -> np.ndarray:
+    """`array` as the numpy dtype of `datatype`, refusing conversions that would change a value."""
+    if datatype == "BYTES":
+        if array.dtype.kind in "SU" or array.dtype == np.object_:
+            converted = _map_objects(array, lambda item: item.encode() if isinstance(item, str) else item)
+            if all(isinstance(item, bytes) for item in converted.flat):
+                return converted
+        raise ValueError(f"BYTES values must be strings, got {array.dtype} values {_short(array)}")
+    target = triton_to_np_dtype(datatype)
+    if target is None:
+        raise ValueError(f"unknown Triton datatype {datatype}")
+    target = np.dtype(target)
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"{datatype} values must be numbers, got {_short(array)}")
+    if target.kind in "biu":
+        converted = array.astype(target)
+        if not np.array_equal(converted.astype(np.float64), array.astype(np.float64)):
+            raise ValueError(f"values {_short(array)} do not fit {datatype} exactly")
+        return converted
+    return array.astype(target)
+
+
+def _reshape(array: np.ndarray, shape: list[int]) -> np.ndarray:
+    try:
+        return array.reshape(shape)
+    except ValueError:
+        raise ValueError(f"shape {shape} does not fit the {array.size} value(s) given (shape {list(array.shape)})") \
+            from None
+
+
+def _short(array: np.ndarray) -> str:
+    return " ".join(np.array2string(array, threshold=8, edgeitems=2, separator=", ").split())
