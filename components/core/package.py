@@ -1,0 +1,385 @@
+"""Artifact zips of a Triton model repository: byte for byte reproducible, with manifests, rebuilt only on change.
+
+Layouts. `single`: one `repository.zip` holding `<model>/...` for every model. `per-model`: one
+`<model>.zip` per model, each holding `<model>/...`, so that unzipping them all into one folder gives
+the repository.
+
+Reproducible. The same plan gives the same zip bytes on any machine, from any folder, whatever the
+files' timestamps: entries sorted by path (directories included, each before its content), the
+manifest last, and everything `_internal.zipwriter` fixes (timestamps, permissions 0644 / 0755 for
+executables and folders, no compression: see there why).
+
+Manifests. Each zip ends with `<artifact>.manifest.json` at its root (Triton ignores plain files at
+the repository root): path, size, sha256 and mode of every file, and of every empty folder (path
+ending in '/', size 0, the sha256 of no bytes), sorted by path. The same document is written beside
+the zip as `<out>/<artifact>.manifest.json`, plus the zip's own sha256 and size. The repository's
+content hash (`repository_digest`) hashes only manifest entries, so it does not depend on the layout.
+
+Atomic. Every zip and manifest is written under a temporary name; all are renamed into place only
+once every artifact of the build is complete (so each rewritten artifact holds two open files until
+then), and a failed build (a source file vanishing, a full disk) leaves the previous artifacts and no
+temporary files.
+
+Incremental and single-read. Source digests come from a `HashCache` (default `<out>/.hash-cache.json`).
+When every file of an artifact is known and its manifest equals the one beside an existing zip whose
+size and sha256 still match that record (the zip's digest is cached too), the zip is kept as it is:
+an unchanged repository of many GB costs a stat per file. A small file the cache misses is hashed
+first to decide; otherwise each file is read once, hashed (if unknown) and zipped in the same pass.
+The zip's own sha256 is then taken by reading the new zip back: it cannot be hashed as it is written,
+since each entry's header is rewritten with its CRC once the data is in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import stat
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from components._internal.atomic import atomic_file
+from components._internal.zipwriter import ReproducibleZipWriter
+from components.core.hashcache import HashCache, read_chunks, sha256_bytes
+from components.core.plan import FileSource, ModelPlan, RepositoryPlan
+from components.core.problems import Problem, UserError
+
+Layout = Literal["single", "per-model"]
+LAYOUTS: tuple[Layout, ...] = ("single", "per-model")
+REPOSITORY_ARTIFACT = "repository"
+MANIFEST_FORMAT = "triton-groups.manifest/1"
+CACHE_NAME = ".hash-cache.json"
+FILE_MODE = 0o644
+EXECUTABLE_MODE = 0o755
+DIR_MODE = 0o755
+SMALL_FILE_BYTES = 1 << 20
+"""A cache miss on a file up to this size is hashed before deciding whether a zip must be rewritten."""
+ARTIFACT_FILE_MODE = 0o644
+"""Permissions of the zips and manifests written in `out` (temporary files start as 0600)."""
+EMPTY_SHA256 = sha256_bytes(b"")
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """One file (or empty folder, path ending in '/') of a repository; `path` is posix, relative to its root."""
+
+    path: str
+    size: int
+    sha256: str
+    mode: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "size": self.size, "sha256": self.sha256, "mode": self.mode}
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One zip: `name` is "repository" (layout single) or the model's name (per-model)."""
+
+    name: str
+    path: Path
+    sha256: str
+    size: int
+    models: tuple[str, ...]
+    manifest: tuple[ManifestEntry, ...]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """The artifacts of a build and the content hash of the whole repository (the same for every layout)."""
+
+    artifacts: tuple[Artifact, ...]
+    repository_sha256: str
+    layout: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "artifacts": [
+                {"name": a.name, "path": str(a.path), "sha256": a.sha256, "size": a.size} for a in self.artifacts
+            ],
+            "repository_sha256": self.repository_sha256,
+        }
+
+
+@dataclass(frozen=True)
+class _Item:
+    """A repository entry to package: a file (from `source`, stat taken once) or an empty folder."""
+
+    path: str
+    mode: int
+    source: FileSource | None = None
+    stat: os.stat_result | None = None
+
+    @property
+    def size(self) -> int:
+        if self.source is None:
+            return 0
+        return self.stat.st_size if self.stat is not None else len(self.source.data or b"")
+
+    def known_sha256(self, cache: HashCache) -> str | None:
+        """The digest without reading any file: empty folder, bytes in memory, or a cache hit."""
+        if self.source is None:
+            return EMPTY_SHA256
+        if self.stat is None:
+            return sha256_bytes(self.source.data or b"")
+        assert self.source.path is not None
+        return cache.lookup(self.source.path, self.stat)
+
+    def entry(self, sha256: str) -> ManifestEntry:
+        return ManifestEntry(self.path, self.size, sha256, self.mode)
+
+
+def plan_manifest(plan: RepositoryPlan, cache: HashCache | None = None) -> dict[str, tuple[ManifestEntry, ...]]:
+    """Each model's manifest entries, sorted by path, without writing any zip.
+
+    Reads only the files `cache` does not know (and remembers their digests in it; saving it is the
+    caller's choice). Used to preview what a build would change.
+    """
+    cache = cache if cache is not None else HashCache(None)
+    manifests: dict[str, tuple[ManifestEntry, ...]] = {}
+    for name in sorted(plan.models):
+        entries = []
+        for item in _items(plan.models[name]):
+            sha256 = item.known_sha256(cache)
+            if sha256 is None:
+                assert item.source is not None and item.source.path is not None and item.stat is not None
+                sha256 = cache.sha256_of(item.source.path, item.stat)
+            entries.append(item.entry(sha256))
+        manifests[name] = tuple(entries)
+    return manifests
+
+
+def repository_digest(manifests: Mapping[str, Sequence[ManifestEntry]]) -> str:
+    """sha256 of the canonical JSON (sorted keys, no spaces, ASCII) of all entries sorted by path."""
+    entries = sorted((entry for model in manifests.values() for entry in model), key=lambda e: e.path)
+    canonical = json.dumps([e.to_json() for e in entries], sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return sha256_bytes(canonical.encode("ascii"))
+
+
+def build_artifacts(
+    plan: RepositoryPlan, out: Path, layout: Layout = "single", cache_path: Path | None = None
+) -> BuildResult:
+    """Write the artifact zips of `plan` and their manifests into `out`; keep the ones already up to date.
+
+    `cache_path` defaults to `<out>/.hash-cache.json`. Raises UserError when a source file is
+    missing, unreadable or changes during the build, or when `out` cannot be written; the previous
+    artifacts are then left as they were.
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout is one of {', '.join(LAYOUTS)}, not {layout!r}")
+    out = Path(out).absolute()
+    if out.exists() and not out.is_dir():
+        raise UserError(Problem(str(out), "", "is not a folder; give a folder to write the artifacts in",
+                                "package.out_not_folder"))
+    cache = HashCache(cache_path if cache_path is not None else out / CACHE_NAME)
+    items = {name: _items(plan.models[name]) for name in sorted(plan.models)}
+    groups = {REPOSITORY_ARTIFACT: tuple(items)} if layout == "single" else {name: (name,) for name in items}
+
+    artifacts: list[Artifact] = []
+    written: list[Artifact] = []
+    try:
+        with contextlib.ExitStack() as commit:
+            for name, models in groups.items():
+                members = sorted((item for model in models for item in items[model]), key=lambda i: i.path)
+                known = _digests_known_before_zipping(members, cache)
+                artifact = None
+                if len(known) == len(members):
+                    entries = tuple(item.entry(known[item.path]) for item in members)
+                    artifact = _up_to_date(out, name, layout, models, entries, cache)
+                if artifact is None:
+                    artifact = _write_artifact(commit, out, name, layout, models, members, known, cache)
+                    written.append(artifact)
+                artifacts.append(artifact)
+        for artifact in written:
+            cache.record(artifact.path, os.stat(artifact.path), artifact.sha256)
+    except OSError as exc:
+        raise UserError(Problem(str(out), "", f"cannot write the artifacts ({exc.strerror or exc}); "
+                                "check the folder's free space and permissions", "package.write_failed")) from None
+    try:
+        cache.save()
+    except OSError as exc:
+        raise UserError(Problem(str(cache.path), "", f"the artifacts are built, but the hash cache cannot be "
+                                f"written ({exc.strerror or exc}); check its folder", "package.cache_failed")) from None
+    return BuildResult(tuple(artifacts), repository_digest({a.name: a.manifest for a in artifacts}), layout)
+
+
+def _items(model: ModelPlan) -> list[_Item]:
+    """The model's files (each stat'ed once) and empty folders, as repository entries sorted by path."""
+    found: list[_Item] = []
+    for rel, source in sorted(model.files.items()):
+        path = _checked_path(f"{model.name}/{rel}", str(source.path) if source.path else model.config_label)
+        mode = EXECUTABLE_MODE if source.executable else FILE_MODE
+        found.append(_Item(path, mode, source, _stat_source(path, source)))
+    for rel in sorted(model.empty_dirs):
+        if not any(name.startswith(f"{rel}/") for name in model.files):
+            found.append(_Item(_checked_path(f"{model.name}/{rel}/", model.config_label), DIR_MODE))
+    return sorted(found, key=lambda item: item.path)
+
+
+def _stat_source(path: str, source: FileSource) -> os.stat_result | None:
+    if source.data is not None:
+        return None
+    assert source.path is not None
+    try:
+        st = os.stat(source.path)
+    except FileNotFoundError:
+        raise UserError(Problem(str(source.path), path, "does not exist; restore it, or update the spec and "
+                                "build again", "package.source_missing")) from None
+    except OSError as exc:
+        raise UserError(Problem(str(source.path), path, f"cannot be read ({exc.strerror})",
+                                "package.source_unreadable")) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise UserError(Problem(str(source.path), path, "is not a regular file", "package.not_a_file"))
+    return st
+
+
+def _checked_path(path: str, where: str) -> str:
+    """`path` if every zip reader takes it for the same file; `where` names the file in the error otherwise."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError(Problem(where, path.encode("utf-8", "replace").decode(),
+                                "a file name is not valid UTF-8; rename it", "package.bad_name")) from None
+    if "\\" in path:
+        raise UserError(Problem(where, path, "a file name holds '\\', which zip readers on Windows "
+                                "take for a folder separator; rename it", "package.bad_name"))
+    return path
+
+
+def _digests_known_before_zipping(members: list[_Item], cache: HashCache) -> dict[str, str]:
+    """Digests by repository path, of the members known without reading a large file.
+
+    A small file the cache misses (one just edited, or too fresh to be cached) is hashed here:
+    reading it again when zipping costs nothing next to rewriting a zip that may not need it. A
+    large one is left out, so that if the zip is rewritten its bytes are read once, hashed on the way.
+    """
+    known: dict[str, str] = {}
+    for item in members:
+        sha256 = item.known_sha256(cache)
+        if sha256 is None and item.size <= SMALL_FILE_BYTES:
+            assert item.source is not None and item.source.path is not None and item.stat is not None
+            sha256 = cache.sha256_of(item.source.path, item.stat)
+        if sha256 is not None:
+            known[item.path] = sha256
+    return known
+
+
+def _up_to_date(
+    out: Path, name: str, layout: str, models: tuple[str, ...], entries: tuple[ManifestEntry, ...], cache: HashCache
+) -> Artifact | None:
+    """The existing artifact `name` if its beside manifest lists exactly `entries` and its zip still matches it."""
+    zip_path = out / f"{name}.zip"
+    try:
+        beside = json.loads((out / f"{name}.manifest.json").read_bytes())
+        zip_stat = os.stat(zip_path)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(beside, dict) or not isinstance(record := beside.pop("zip", None), dict):
+        return None
+    if beside != _manifest_document(name, layout, models, entries) or zip_stat.st_size != record.get("size"):
+        return None
+    try:
+        if cache.sha256_of(zip_path, zip_stat) != record.get("sha256"):
+            return None
+    except UserError:
+        return None
+    return Artifact(name, zip_path, record["sha256"], zip_stat.st_size, models, entries)
+
+
+def _write_artifact(
+    commit: contextlib.ExitStack,
+    out: Path,
+    name: str,
+    layout: str,
+    models: tuple[str, ...],
+    members: list[_Item],
+    known: Mapping[str, str],
+    cache: HashCache,
+) -> Artifact:
+    """Write the zip and its beside manifest under temporary names that `commit` renames on success.
+
+    `known` holds the digests already known by repository path; the other files are hashed as they are zipped.
+    """
+    zip_path = out / f"{name}.zip"
+    handle = commit.enter_context(atomic_file(zip_path, "w+b"))
+    os.fchmod(handle.fileno(), ARTIFACT_FILE_MODE)
+    digests = dict(known)
+    with ReproducibleZipWriter(handle) as archive:
+        for item in sorted([*members, *_parent_dirs(members)], key=lambda i: i.path):
+            if item.source is None:
+                archive.add_dir(item.path, item.mode)
+            elif item.stat is None:
+                archive.add_bytes(item.path, item.source.data or b"", item.mode)
+            else:
+                digests[item.path] = _zip_file(archive, item, known.get(item.path), cache)
+        entries = tuple(item.entry(digests[item.path]) for item in members)
+        document = _manifest_document(name, layout, models, entries)
+        archive.add_bytes(f"{name}.manifest.json", _dump(document), FILE_MODE)
+    zip_sha256, zip_size = _digest_of_handle(handle)
+    beside = commit.enter_context(atomic_file(out / f"{name}.manifest.json"))
+    os.fchmod(beside.fileno(), ARTIFACT_FILE_MODE)
+    beside.write(_dump({**document, "zip": {"file": zip_path.name, "sha256": zip_sha256, "size": zip_size}}))
+    return Artifact(name, zip_path, zip_sha256, zip_size, models, entries)
+
+
+def _parent_dirs(members: Iterable[_Item]) -> list[_Item]:
+    """Every folder holding a member ('a/', 'a/1/'), not itself a member: zipped, but not in the manifest."""
+    paths = {item.path for item in members}
+    parents = {
+        "/".join(parts[:depth]) + "/"
+        for path in paths
+        for parts in [path.rstrip("/").split("/")]
+        for depth in range(1, len(parts))
+    }
+    return [_Item(path, DIR_MODE) for path in sorted(parents - paths)]
+
+
+def _zip_file(archive: ReproducibleZipWriter, item: _Item, known: str | None, cache: HashCache) -> str:
+    """Copy one source file into the archive, hashing it in the same pass unless its digest is `known`."""
+    assert item.source is not None and item.source.path is not None and item.stat is not None
+    digest = hashlib.sha256() if known is None else None
+    with archive.add_file(item.path, item.stat.st_size, item.mode) as entry:
+        for chunk in read_chunks(item.source.path, item.stat):
+            if digest is not None:
+                digest.update(chunk)
+            entry.write(chunk)
+    if digest is None:
+        return known  # type: ignore[return-value]
+    sha256 = digest.hexdigest()
+    cache.record(item.source.path, item.stat, sha256, read_at_ns=time.time_ns())
+    return sha256
+
+
+def _manifest_document(
+    name: str, layout: str, models: tuple[str, ...], entries: tuple[ManifestEntry, ...]
+) -> dict[str, Any]:
+    by_model = {model: [e for e in entries if e.path.startswith(f"{model}/")] for model in models}
+    return {
+        "format": MANIFEST_FORMAT,
+        "artifact": name,
+        "layout": layout,
+        "models": list(models),
+        "content_sha256": repository_digest(by_model),
+        "entries": [entry.to_json() for entry in entries],
+    }
+
+
+def _dump(document: dict[str, Any]) -> bytes:
+    return (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=True) + "\n").encode("ascii")
+
+
+def _digest_of_handle(handle: Any) -> tuple[str, int]:
+    """sha256 and size of everything written to `handle` (read back from the start)."""
+    handle.flush()
+    handle.seek(0)
+    digest = hashlib.sha256()
+    size = 0
+    buffer = bytearray(1 << 20)
+    while count := handle.readinto(buffer):
+        digest.update(memoryview(buffer)[:count])
+        size += count
+    return digest.hexdigest(), size

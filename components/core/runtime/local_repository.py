@@ -1,0 +1,95 @@
+"""The repository folder a local server reads: laid out from a plan, and updated one model folder at a time.
+
+Each model has a digest over its files (paths, bytes, executable bits, empty folders; the config is
+one of the files), so an update rewrites only the models whose digest changed. A changed model
+folder is written completely beside the served one and swapped in by rename; the previous folder is
+kept until Triton has loaded the new one, so a failed load can put it back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from components.core.plan import ModelPlan, RepositoryPlan, materialize
+
+
+def model_digest(model: ModelPlan) -> str:
+    """sha256 over everything Triton reads from the model's folder; equal digests mean equal folders."""
+    digest = hashlib.sha256()
+    for rel, source in sorted(model.files.items()):
+        data = source.read()
+        digest.update(f"file\0{rel}\0{int(source.executable)}\0{len(data)}\0".encode())
+        digest.update(data)
+    for rel in sorted(model.empty_dirs):
+        digest.update(f"dir\0{rel}\0".encode())
+    return digest.hexdigest()
+
+
+def plan_digests(plan: RepositoryPlan) -> dict[str, str]:
+    """Every model's digest, by name (sorted)."""
+    return {name: model_digest(plan.models[name]) for name in sorted(plan.models)}
+
+
+def write_repository(plan: RepositoryPlan, target: Path) -> Path:
+    """Lay out the whole repository at `target` (atomic: replaces any previous folder only once complete)."""
+    return materialize(plan, target)
+
+
+@dataclass(frozen=True)
+class StagedModel:
+    """A model folder swapped into the served repository.
+
+    `staging` is the temporary folder beside the repository that holds `previous`, the folder it
+    replaced (None for a new model), until `commit_model` or `restore_model`.
+    """
+
+    name: str
+    path: Path
+    staging: Path
+    previous: Path | None
+
+
+def stage_model(plan: RepositoryPlan, name: str, repository: Path) -> StagedModel:
+    """Write model `name` completely beside the served repository, then swap it in; keep the old folder aside."""
+    staging = Path(tempfile.mkdtemp(prefix=f".stage.{name}.", dir=repository.parent))
+    try:
+        materialize(replace(plan, models={name: plan.models[name]}), staging / "new")
+        target = repository / name
+        previous = None
+        if target.exists():
+            previous = staging / "previous"
+            os.replace(target, previous)
+        os.replace(staging / "new" / name, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return StagedModel(name, target, staging, previous)
+
+
+def commit_model(staged: StagedModel) -> None:
+    """Drop the folder a staged model replaced: its new version is loaded."""
+    shutil.rmtree(staged.staging, ignore_errors=True)
+
+
+def restore_model(staged: StagedModel) -> None:
+    """Put back the folder a staged model replaced (or remove a new model's folder): its load failed."""
+    if staged.path.exists():
+        os.replace(staged.path, staged.staging / "failed")
+    if staged.previous is not None:
+        os.replace(staged.previous, staged.path)
+    shutil.rmtree(staged.staging, ignore_errors=True)
+
+
+def remove_model(repository: Path, name: str) -> None:
+    """Remove an unloaded model's folder (renamed away first, so it disappears at once)."""
+    target = repository / name
+    if not target.exists():
+        return
+    doomed = Path(tempfile.mkdtemp(prefix=f".removed.{name}.", dir=repository.parent))
+    os.replace(target, doomed / name)
+    shutil.rmtree(doomed, ignore_errors=True)

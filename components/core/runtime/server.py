@@ -1,0 +1,573 @@
+"""Serve a RepositoryPlan on a real local tritonserver (the CPU build shipped in the nvidia-pytriton wheel).
+
+Two ways to run, one layout in a state folder (`repository/`, `server.log`, `server.json`):
+- `LocalServer.start(plan, state_dir)`: a handle owned by this process (context manager); the
+  server is stopped when the block ends, and also if this process dies.
+- `LocalServer.start_detached(plan, state_dir)`: the server outlives this process. Later processes
+  read `ServerRecord.load(state_dir)`, then `is_serving(record)`, `sync(record, plan)`, `stop(record)`.
+
+The server runs in its own session and process group, which its Python backend stubs join, so
+that stopping it can make sure nothing is left. Models are loaded explicitly by name; a model that
+fails to load is reported by name with Triton's reason. ONNX and TorchScript models are served
+through the Python-backend shim (`components.core.runtime.shim`). Linux only (/proc, /dev/shm).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import datetime
+import logging
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from components.core.plan import RepositoryPlan, plan_from_folder
+from components.core.problems import Problem, UserError
+from components.core.runtime import triton_api
+from components.core.runtime.install import TritonInstall, prepare_install, server_environment
+from components.core.runtime.local_repository import (
+    commit_model,
+    plan_digests,
+    remove_model,
+    restore_model,
+    stage_model,
+    write_repository,
+)
+from components.core.runtime.shim import shim_plan
+from components.core.runtime.state import (
+    ServerRecord,
+    is_recorded_process,
+    process_group_members,
+    process_info,
+)
+
+LOG = logging.getLogger("triton_groups.runtime")
+
+HOST = "127.0.0.1"
+READY_TIMEOUT_S = 120.0
+LOAD_TIMEOUT_S = 300.0
+STOP_GRACE_S = 10.0
+EXIT_TIMEOUT_S = 3
+SHARED_MEMORY = Path("/dev/shm")
+SHM_PREFIX = "triton_groups_"
+PORT_ATTEMPTS = 4
+POLL_S = 0.05
+LOG_TAIL_LINES = 15
+MANAGED_FLAGS = frozenset({
+    "--model-repository", "--model-store", "--backend-directory", "--cache-directory", "--model-control-mode",
+    "--load-model", "--http-port", "--grpc-port", "--metrics-port", "--http-address", "--grpc-address",
+    "--metrics-address", "--allow-http", "--allow-grpc", "--exit-on-error", "--strict-readiness",
+    "--exit-timeout-secs", "--disable-auto-complete-config", "--strict-model-config",
+})
+
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+"""Servers started by this process, kept so that they can be reaped (no zombie) when stopped."""
+
+
+@dataclass(frozen=True)
+class Ports:
+    http: int
+    grpc: int
+    metrics: int
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What an update did, model names sorted; `record` is the server's record after the update."""
+
+    loaded: tuple[str, ...]
+    reloaded: tuple[str, ...]
+    unloaded: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    shimmed: tuple[str, ...]
+    record: ServerRecord
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.loaded or self.reloaded or self.unloaded)
+
+
+class _PortClash(Exception):
+    """tritonserver could not bind a port (`port`, when its log says which)."""
+
+    def __init__(self, port: int | None) -> None:
+        super().__init__(port)
+        self.port = port
+
+
+def group_name(plan: RepositoryPlan) -> str:
+    """The group's name: the spec's `name`, or the repository folder's name."""
+    return plan.spec.name if plan.spec is not None else plan.origin.name
+
+
+def free_port(host: str = HOST) -> int:
+    """A TCP port nothing listens on right now (bind port 0, read it, release it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def choose_ports(http_port: int | None = None, grpc_port: int | None = None,
+                 metrics_port: int | None = None) -> Ports:
+    """The given ports, and distinct free ports for those not given."""
+    taken = {p for p in (http_port, grpc_port, metrics_port) if p}
+    chosen = []
+    for given in (http_port, grpc_port, metrics_port):
+        port = given
+        while not port:
+            candidate = free_port()
+            if candidate not in taken:
+                port = candidate
+                taken.add(candidate)
+        chosen.append(port)
+    return Ports(*chosen)
+
+
+def server_command(install: TritonInstall, repository: Path, models: Sequence[str], ports: Ports, shm_prefix: str,
+                   extra_args: Sequence[str] = ()) -> list[str]:
+    """The tritonserver command line: explicit model control, strict configs, loopback only, no exit on a bad model.
+
+    `shm_prefix` names the Python stubs' shared-memory regions, so that a killed server's can be found.
+    """
+    command = [
+        str(install.binary),
+        f"--model-repository={repository}",
+        f"--backend-directory={install.backend_directory}",
+        f"--cache-directory={install.cache_directory}",
+        "--model-control-mode=explicit",
+        *(f"--load-model={name}" for name in models),
+        "--disable-auto-complete-config",
+        "--exit-on-error=false",
+        "--strict-readiness=true",
+        f"--exit-timeout-secs={EXIT_TIMEOUT_S}",
+        f"--http-address={HOST}", f"--http-port={ports.http}",
+        f"--grpc-address={HOST}", f"--grpc-port={ports.grpc}",
+        f"--metrics-address={HOST}", f"--metrics-port={ports.metrics}",
+        f"--backend-config=python,shm-region-prefix-name={shm_prefix}",
+    ]
+    return [*command, *extra_args]
+
+
+class LocalServer:
+    """A local tritonserver owned by this process; `with LocalServer.start(...) as server:` stops it at the end."""
+
+    def __init__(self, record: ServerRecord, process: subprocess.Popen[bytes], startup_seconds: float) -> None:
+        self._record = record
+        self._process = process
+        self.startup_seconds = startup_seconds
+        """Seconds from launching tritonserver to every model loaded and the HTTP endpoint answering."""
+
+    @classmethod
+    def start(cls, plan: RepositoryPlan, state_dir: Path | str, *, http_port: int | None = None,
+              grpc_port: int | None = None, metrics_port: int | None = None,
+              ready_timeout_s: float = READY_TIMEOUT_S) -> LocalServer:
+        """Serve every model of `plan`; returns once all are loaded. UserError names each model that failed.
+
+        The server gets SIGTERM if the thread that started it ends (Linux parent-death signal): start it
+        from the thread that will own it, usually the main thread.
+        """
+        record, process, seconds = _launch(plan, Path(state_dir), Ports(http_port or 0, grpc_port or 0,
+                                                                         metrics_port or 0),
+                                           detached=False, ready_timeout_s=ready_timeout_s)
+        return cls(record, process, seconds)
+
+    @staticmethod
+    def start_detached(plan: RepositoryPlan, state_dir: Path | str, *, http_port: int | None = None,
+                       grpc_port: int | None = None, metrics_port: int | None = None,
+                       ready_timeout_s: float = READY_TIMEOUT_S) -> ServerRecord:
+        """Like `start`, but the server outlives this process; find it again with `ServerRecord.load(state_dir)`."""
+        record, _, _ = _launch(plan, Path(state_dir), Ports(http_port or 0, grpc_port or 0, metrics_port or 0),
+                               detached=True, ready_timeout_s=ready_timeout_s)
+        return record
+
+    @property
+    def record(self) -> ServerRecord:
+        return self._record
+
+    @property
+    def http_url(self) -> str:
+        return self._record.http_url
+
+    @property
+    def grpc_url(self) -> str:
+        return self._record.grpc_url
+
+    @property
+    def pid(self) -> int:
+        return self._record.pid
+
+    def sync(self, plan: RepositoryPlan, *, load_timeout_s: float = LOAD_TIMEOUT_S) -> SyncResult:
+        """Update the served models to `plan` without a restart (see the module-level `sync`)."""
+        result = sync(self._record, plan, load_timeout_s=load_timeout_s)
+        self._record = result.record
+        return result
+
+    def wait(self, timeout_s: float | None = None) -> int | None:
+        """The server's exit code once it ends, or None if it still runs after `timeout_s`."""
+        try:
+            return self._process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        """Stop the server and its stubs and forget its record (see the module-level `stop`)."""
+        stop(self._record, grace_s=grace_s)
+
+    def __enter__(self) -> LocalServer:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.stop()
+
+
+def attach(state_dir: Path | str) -> ServerRecord:
+    """The record of the server serving from `state_dir`; UserError when none is recorded or it is not serving."""
+    record = ServerRecord.load(state_dir)
+    if not is_serving(record):
+        raise UserError(Problem(
+            str(record.path), "", f"the local server recorded here (pid {record.pid}, {record.http_url}) is not "
+            f"serving; see {record.log_file}, then stop it and start it again", "runtime.not_serving",
+        ))
+    return record
+
+
+def is_serving(record: ServerRecord) -> bool:
+    """True when the recorded process is alive, is the very process recorded (not a recycled pid), and is ready."""
+    return is_recorded_process(record) and triton_api.is_ready(record.http_url)
+
+
+def stop(record: ServerRecord, grace_s: float = STOP_GRACE_S) -> bool:
+    """Stop the recorded server and its Python stubs, then forget the record and the served repository.
+
+    The models are unloaded first, all at once: tritonserver then exits at once on SIGTERM instead
+    of polling its models' shutdown once a second. Returns True when processes were stopped, False
+    when none was left. A recycled pid (another process now) is never signalled. See `_terminate`.
+    """
+    info = process_info(record.pid)
+    ours = is_recorded_process(record)
+    recycled = info is not None and info.running and not ours
+    if ours:
+        _unload_everything(record.http_url, time.monotonic() + grace_s)
+    stopped = False if recycled else _terminate(record.pid, record.shm_prefix, grace_s)
+    record.forget()
+    if record.repository.is_relative_to(record.state_dir):
+        shutil.rmtree(record.repository, ignore_errors=True)
+    return stopped
+
+
+def sync(record: ServerRecord, plan: RepositoryPlan, *, load_timeout_s: float = LOAD_TIMEOUT_S) -> SyncResult:
+    """Bring the served models to `plan`, touching only what changed; no restart.
+
+    New models are loaded, changed ones (and recorded ones Triton no longer has ready) are swapped
+    in and reloaded, with every ensemble that uses them; removed ones are unloaded and their folders
+    deleted. A model whose load fails gets its
+    previous folder back (Triton keeps serving the version it had) and is reported by name with
+    Triton's reason after the other models are done; the record is saved either way.
+    """
+    if not (is_recorded_process(record) and triton_api.is_live(record.http_url)):
+        raise UserError(Problem(str(record.path), "", f"the local server (pid {record.pid}) is not running; "
+                                "start it again", "runtime.not_serving"))
+    shim = shim_plan(plan)
+    desired = plan_digests(shim.plan)
+    current = dict(record.models)
+    index = triton_api.repository_index(record.http_url)
+    added = sorted(set(desired) - set(current))
+    removed = sorted(set(current) - set(desired))
+    changed = sorted(n for n in desired if n in current and (current[n] != desired[n] or not _ready(index, n)))
+    dependents = sorted(_ensembles_using(shim.plan, set(added) | set(changed)) - set(added) - set(changed))
+    digests = {n: d for n, d in current.items() if n not in removed}
+    problems: list[Problem] = []
+    for name in _load_order(shim.plan, [*added, *changed, *dependents]):
+        staged = stage_model(shim.plan, name, record.repository) if name not in dependents else None
+        reason = triton_api.load_model(record.http_url, name, load_timeout_s)
+        if reason is None:
+            if staged is not None:
+                commit_model(staged)
+            digests[name] = desired[name]
+            continue
+        problems.append(_model_problem(plan, name, f"Triton could not load model '{name}': {reason}"))
+        if staged is not None:
+            restore_model(staged)
+        if name in added:
+            triton_api.unload_model(record.http_url, name, load_timeout_s)
+    served = plan_from_folder(record.repository)
+    for name in sorted(removed, key=lambda n: (-_depth(served, n), n)):
+        reason = triton_api.unload_model(record.http_url, name, load_timeout_s)
+        if reason is not None:
+            problems.append(_model_problem(plan, name, f"Triton could not unload model '{name}': {reason}"))
+    _wait_unloaded(record.http_url, removed, time.monotonic() + load_timeout_s)
+    for name in removed:
+        remove_model(record.repository, name)
+    updated = record.with_models(digests, tuple(n for n in shim.shimmed if n in digests))
+    updated.save()
+    if problems:
+        raise UserError(problems)
+    return SyncResult(
+        loaded=tuple(added), reloaded=tuple(sorted([*changed, *dependents])), unloaded=tuple(removed),
+        unchanged=tuple(sorted(set(desired) - set(added) - set(changed) - set(dependents))),
+        shimmed=shim.shimmed, record=updated,
+    )
+
+
+def _launch(plan: RepositoryPlan, state_dir: Path, wanted: Ports, *, detached: bool,
+            ready_timeout_s: float) -> tuple[ServerRecord, subprocess.Popen[bytes], float]:
+    state_dir = state_dir.resolve()
+    _clear_previous(state_dir)
+    shim = shim_plan(plan)
+    repository = write_repository(shim.plan, state_dir / "repository")
+    install = prepare_install()
+    env = server_environment()
+    models = sorted(shim.plan.models)
+    log_file = state_dir / "server.log"
+    shm_prefix = f"{SHM_PREFIX}{secrets.token_hex(4)}_"
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        ports = choose_ports(wanted.http or None, wanted.grpc or None, wanted.metrics or None)
+        command = server_command(install, repository, models, ports, shm_prefix, local_server_args(plan))
+        started = time.monotonic()
+        with log_file.open("wb") as log:
+            process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=state_dir,
+                start_new_session=True, preexec_fn=None if detached else _stop_with_parent,
+            )
+        _CHILDREN[process.pid] = process
+        try:
+            _wait_live(process, f"http://{HOST}:{ports.http}", log_file, started + ready_timeout_s)
+            break
+        except _PortClash as clash:
+            _reap(process.pid)
+            given = {p for p in (wanted.http, wanted.grpc, wanted.metrics) if p}
+            if attempt == PORT_ATTEMPTS or clash.port in given or (clash.port is None and len(given) == 3):
+                port = clash.port or f"{ports.http}/{ports.grpc}/{ports.metrics}"
+                raise UserError(Problem("", "", f"tritonserver could not listen on {HOST} port {port}: it is in "
+                                        "use; pick another port or stop what listens there",
+                                        "runtime.port_in_use")) from None
+            LOG.info("port %s picked for tritonserver was taken meanwhile; retrying with other ports", clash.port)
+        except BaseException:
+            _terminate(process.pid, shm_prefix, STOP_GRACE_S)
+            raise
+    seconds = time.monotonic() - started
+    info = process_info(process.pid)
+    record = ServerRecord(
+        name=group_name(plan), state_dir=state_dir,
+        pid=process.pid, start_ticks=info.start_ticks if info else 0, command=tuple(command), host=HOST,
+        http_port=ports.http, grpc_port=ports.grpc, metrics_port=ports.metrics, repository=repository,
+        log_file=log_file, install_root=install.root, shm_prefix=shm_prefix, models={}, shimmed=(),
+        started_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    )
+    try:
+        index = triton_api.repository_index(record.http_url)
+        failures = [
+            _model_problem(plan, name, f"Triton could not load model '{name}': "
+                           f"{index[name].reason if name in index else 'not in the repository index'}")
+            for name in models if not _ready(index, name)
+        ]
+        if failures:
+            raise UserError(failures)
+        record = record.with_models(plan_digests(shim.plan), shim.shimmed)
+        record.save()
+    except BaseException:
+        stop(record)
+        raise
+    LOG.info("local tritonserver pid %s ready in %.2f s at %s (%d models%s)", record.pid, seconds, record.http_url,
+             len(models), f"; through the shim: {', '.join(shim.shimmed)}" if shim.shimmed else "")
+    return record, process, seconds
+
+
+def _clear_previous(state_dir: Path) -> None:
+    """Refuse to start over a serving server; clean up after one that is gone."""
+    previous = ServerRecord.find(state_dir)
+    if previous is None:
+        return
+    if is_serving(previous):
+        raise UserError(Problem(
+            str(previous.path), "", f"a local server already serves from here (pid {previous.pid}, "
+            f"{previous.http_url}); update it, or stop it first (triton-groups stop --state-dir {state_dir})",
+            "runtime.already_serving",
+        ))
+    stop(previous)
+
+
+def _wait_live(process: subprocess.Popen[bytes], http_url: str, log_file: Path, deadline: float) -> None:
+    """Wait until tritonserver answers on HTTP (it opens the port only after loading the startup models)."""
+    while True:
+        code = process.poll()
+        if code is not None:
+            tail = _log_tail(log_file)
+            if "already in use" in tail:
+                clash = re.search(r":(\d+)' already in use", tail)
+                raise _PortClash(int(clash.group(1)) if clash else None)
+            raise UserError(Problem(str(log_file), "", f"tritonserver exited with code {code} while starting:\n"
+                                    f"{tail}", "runtime.server_exited"))
+        if triton_api.is_live(http_url, timeout_s=0.5):
+            return
+        if time.monotonic() > deadline:
+            raise UserError(Problem(str(log_file), "", f"tritonserver did not answer at {http_url} in time; the "
+                                    f"end of its log:\n{_log_tail(log_file)}", "runtime.start_timeout"))
+        time.sleep(POLL_S)
+
+
+def _unload_everything(http_url: str, deadline: float) -> None:
+    """Ask Triton to unload every model it has and wait (until `deadline`) for it; no-op if it does not answer."""
+    try:
+        names = [name for name, state in triton_api.repository_index(http_url, timeout_s=1.0).items()
+                 if state.state == "READY"]
+        for name in names:
+            triton_api.unload_model(http_url, name, timeout_s=1.0)
+        _wait_unloaded(http_url, names, deadline)
+    except triton_api.TritonUnreachable:
+        return
+
+
+def _wait_unloaded(http_url: str, names: Sequence[str], deadline: float) -> None:
+    """Wait until Triton has finished unloading `names` (an unload request returns before it is done)."""
+    while names and time.monotonic() < deadline:
+        index = triton_api.repository_index(http_url)
+        if not any(n in index and index[n].state in ("READY", "UNLOADING") for n in names):
+            return
+        time.sleep(POLL_S)
+
+
+def _ready(index: dict[str, triton_api.ModelState], name: str) -> bool:
+    return name in index and index[name].state == "READY"
+
+
+def _model_problem(plan: RepositoryPlan, name: str, message: str) -> Problem:
+    if plan.spec is not None:
+        return Problem(str(plan.spec.source), f"models[{name}]", message, "runtime.model_load")
+    model = plan.models.get(name)
+    return Problem(model.config_label if model else name, "", message, "runtime.model_load")
+
+
+def _ensemble_steps(plan: RepositoryPlan, name: str) -> list[str]:
+    model = plan.models.get(name)
+    if model is None or model.config is None or model.config.platform != "ensemble":
+        return []
+    return [step.model_name for step in model.config.ensemble_scheduling.step]
+
+
+def _depth(plan: RepositoryPlan, name: str, seen: frozenset[str] = frozenset()) -> int:
+    """0 for a plain model, 1 + the deepest step for an ensemble (so that steps load first)."""
+    if name in seen:
+        return 0
+    steps = _ensemble_steps(plan, name)
+    return 1 + max((_depth(plan, s, seen | {name}) for s in steps), default=0) if steps else 0
+
+
+def _load_order(plan: RepositoryPlan, names: Sequence[str]) -> list[str]:
+    return sorted(set(names), key=lambda n: (_depth(plan, n), n))
+
+
+def _ensembles_using(plan: RepositoryPlan, models: set[str]) -> set[str]:
+    """Every ensemble in `plan` whose steps (at any depth) include one of `models`."""
+    found: set[str] = set()
+    grew = True
+    while grew:
+        grew = False
+        for name in plan.models:
+            if name not in found and set(_ensemble_steps(plan, name)) & (models | found):
+                found.add(name)
+                grew = True
+    return found
+
+
+def local_server_args(plan: RepositoryPlan) -> list[str]:
+    """The spec's server_args to pass to the local server: all but the flags the local runtime sets itself."""
+    given = list(plan.spec.server_args) if plan.spec is not None else []
+    kept: list[str] = []
+    skip_value = False
+    for arg in given:
+        if skip_value and not arg.startswith("-"):
+            skip_value = False
+            continue
+        skip_value = False
+        flag = arg.split("=", 1)[0]
+        if flag in MANAGED_FLAGS:
+            LOG.warning("server_args: %s is set by the local runtime; ignored when serving locally", flag)
+            skip_value = "=" not in arg
+            continue
+        kept.append(arg)
+    return kept
+
+
+def _log_tail(log_file: Path) -> str:
+    try:
+        lines = log_file.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return ""
+    useful = [line for line in lines if not line.startswith(("|", "+"))]
+    return "\n".join(useful[-LOG_TAIL_LINES:])
+
+
+def _stop_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the process that started the server dies (Linux)."""
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _terminate(pid: int, shm_prefix: str, grace_s: float) -> bool:
+    """End server `pid` and its process group; True when something was running.
+
+    SIGTERM goes to the server alone: it unloads its models and ends its stubs, which then free
+    their shared memory (a SIGTERM to the stubs as well makes them leave their /dev/shm regions
+    behind). What is left of the group after `grace_s` gets SIGKILL. Once the group is gone, any
+    region still named with the server's prefix (left by a stub that did not end cleanly, or by a
+    server killed by someone else) is removed.
+    """
+    running = bool(process_group_members(pid))
+    if running:
+        leader = process_info(pid)
+        leader_runs = leader is not None and leader.running
+        if leader_runs:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        if not _wait_group_gone(pid, grace_s if leader_runs else 0):
+            LOG.warning("tritonserver pid %s (or its stubs) did not stop within %.0f s; killing them", pid, grace_s)
+            _signal_group(pid, signal.SIGKILL)
+            _wait_group_gone(pid, STOP_GRACE_S)
+    _reap(pid)
+    if shm_prefix and not process_group_members(pid):
+        for region in SHARED_MEMORY.glob(f"{shm_prefix}*"):
+            region.unlink(missing_ok=True)
+    return running
+
+
+def _signal_group(group: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signum)
+
+
+def _wait_group_gone(group: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while process_group_members(group):
+        _reap(group, block=False)
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(POLL_S)
+    return True
+
+
+def _reap(pid: int, block: bool = True) -> None:
+    """Collect the exit status of a server this process started, so no zombie is left."""
+    process = _CHILDREN.get(pid)
+    if process is None:
+        return
+    if block:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(STOP_GRACE_S)
+    if process.poll() is not None:
+        _CHILDREN.pop(pid, None)
+
+

@@ -1,0 +1,92 @@
+"""LocalTritonDeployment: a group built, served on a local tritonserver and smoke-tested, as one component.
+
+repository (artifact zips and content digests) -> server (detached tritonserver, reloads changed
+models) -> smoke test (runs whenever the artifacts, the server process or the cases change). A model
+edit therefore rebuilds the artifacts, reloads just that model and runs the smoke cases again; a
+failing case fails the deployment with the smoke summary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from components.providers.local_server import LocalTritonServer, LocalTritonServerArgs, model_digests
+from components.providers.repository import TritonModelRepository, TritonModelRepositoryArgs
+from components.providers.smoke_test import InferenceSmokeTest, InferenceSmokeTestArgs
+
+PROTOCOLS = ("http", "grpc")
+
+
+@dataclass(frozen=True)
+class LocalTritonDeploymentArgs:
+    """The spec to serve; the HTTP port (default: a free one); the smoke tests' protocol; the state folder."""
+
+    spec_path: pulumi.Input[str]
+    http_port: pulumi.Input[int] | None = None
+    protocol: str = "http"
+    state_dir: pulumi.Input[str] | None = None
+    """Default `.triton-groups/local/<stack>` in the project: the server's record, repository and log, and
+    `artifacts/`. `triton-groups stop` (`make stop`) finds the server there too."""
+
+
+class LocalTritonDeployment(pulumi.ComponentResource):
+    """Outputs `endpoint` (the smoke tests' URL), `endpoints` ({http, grpc}), `pid`, `artifacts`,
+    `smoke_summary` and `smoke_report` (JSON: passed, counts, p50/p99 latency)."""
+
+    endpoint: pulumi.Output[str]
+    endpoints: pulumi.Output[dict[str, str]]
+    pid: pulumi.Output[int]
+    artifacts: pulumi.Output[list[dict[str, Any]]]
+    smoke_summary: pulumi.Output[str]
+    smoke_report: pulumi.Output[dict[str, Any]]
+
+    def __init__(
+        self, name: str, args: LocalTritonDeploymentArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("triton-groups:local:LocalTritonDeployment", name, None, opts)
+        if args.protocol not in PROTOCOLS:
+            raise ValueError(f"protocol is one of {', '.join(PROTOCOLS)}, not {args.protocol!r}")
+        state_dir = pulumi.Output.from_input(args.state_dir or f".triton-groups/local/{pulumi.get_stack()}")
+        self.repository = TritonModelRepository(
+            f"{name}-repository",
+            TritonModelRepositoryArgs(args.spec_path, "single", state_dir.apply(lambda d: f"{d}/artifacts")),
+            pulumi.ResourceOptions(parent=self),
+        )
+        self.server = LocalTritonServer(
+            f"{name}-server",
+            LocalTritonServerArgs(
+                spec_path=args.spec_path,
+                models=self.repository.content.apply(model_digests),
+                state_dir=state_dir,
+                http_port=args.http_port,
+            ),
+            pulumi.ResourceOptions(parent=self, depends_on=[self.repository]),
+        )
+        self.endpoint = self.server.http_url if args.protocol == "http" else self.server.grpc_url
+        self.smoke_test = InferenceSmokeTest(
+            f"{name}-smoke",
+            InferenceSmokeTestArgs(
+                spec_path=args.spec_path,
+                endpoint=self.endpoint,
+                repository_sha256=self.repository.repository_sha256,
+                transport=args.protocol,
+                deployment_id=self.server.pid.apply(str),
+            ),
+            pulumi.ResourceOptions(parent=self, depends_on=[self.server]),
+        )
+        self.endpoints = pulumi.Output.all(http=self.server.http_url, grpc=self.server.grpc_url)
+        self.pid = self.server.pid
+        self.artifacts = self.repository.artifacts
+        self.smoke_summary = self.smoke_test.summary
+        self.smoke_report = self.smoke_test.report
+        self.register_outputs({
+            "endpoint": self.endpoint,
+            "endpoints": self.endpoints,
+            "pid": self.pid,
+            "artifacts": self.artifacts,
+            "smoke_summary": self.smoke_summary,
+            "smoke_report": self.smoke_report,
+        })

@@ -1,0 +1,210 @@
+"""CatalogModel: one OCI model-catalog entry (`datascience.Model`) holding one Triton repository zip.
+
+The artifact is an entry of `TritonModelRepository.artifacts`: `{name, path, sha256, size, models}`.
+Its identity is its sha256, never its path or mtime: the sha256 is in the content disposition's
+file name (a property OCI cannot update, so a new artifact replaces the Model and the preview says
+"replace") and in the custom metadata, together with the Triton model names and the group name.
+
+Artifacts above the inline upload limit go through Object Storage: the zip is uploaded as an
+`objectstorage.StorageObject` named by its sha256 and copied into the catalog with
+`datascience.ModelArtifactExport` (OCI's "export" is bucket -> catalog; "import" is the reverse).
+pulumi-oci 5.5 requires an inline artifact on every Model, so such a Model is created with a
+small descriptor zip (a JSON naming the object and its sha256) that the export then replaces.
+UNCONFIRMED without an OCI account: that the service accepts an export over an uploaded artifact.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pulumi
+import pulumi_oci as oci
+
+from components._internal.atomic import atomic_file
+from components.core.problems import Problem, UserError
+
+ArtifactUpload = Literal["inline", "object_storage"]
+
+METADATA_ARTIFACT_SHA256 = "TritonArtifactSha256"
+METADATA_TRITON_MODELS = "TritonModels"
+METADATA_GROUP = "TritonGroup"
+DESCRIPTOR_NAME = "triton-groups-artifact.json"
+REPLACING_PROPERTIES = ["modelArtifact", "artifactContentLength", "artifactContentDisposition"]
+"""Model properties OCI cannot update: a change replaces the Model (said explicitly so previews show it)."""
+
+
+@dataclass(frozen=True)
+class ObjectStorageUpload:
+    """Where artifacts above the inline limit are uploaded before the catalog copies them."""
+
+    bucket: str
+    namespace: pulumi.Input[str]
+    region: str
+    prefix: str = "triton-groups"
+
+
+@dataclass(frozen=True)
+class CatalogModelArgs:
+    """One artifact of a `TritonModelRepository`, and where its catalog entry goes.
+
+    `artifact` is `{name, path, sha256, size, models}`; `upload` picks the route (decide it before
+    the zip exists, from an upper bound of its size); `object_storage` is needed for that route.
+    """
+
+    compartment_id: pulumi.Input[str]
+    project_id: pulumi.Input[str]
+    group_name: str
+    artifact: pulumi.Input[Mapping[str, Any]]
+    display_name: str
+    description: str = ""
+    upload: ArtifactUpload = "inline"
+    object_storage: ObjectStorageUpload | None = None
+    freeform_tags: Mapping[str, str] | None = None
+
+
+class CatalogModel(pulumi.ComponentResource):
+    """A `datascience.Model` for one artifact. Outputs `model_id`, `artifact_sha256`, `triton_models`."""
+
+    model: oci.datascience.Model
+    model_id: pulumi.Output[str]
+    artifact_sha256: pulumi.Output[str]
+    triton_models: pulumi.Output[list[str]]
+
+    def __init__(self, name: str, args: CatalogModelArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        if args.upload == "object_storage" and args.object_storage is None:
+            raise UserError(Problem("", "object_storage", f"{args.display_name}: the artifact is above the inline "
+                                    "upload limit; give an Object Storage bucket for large artifacts",
+                                    "oci.artifact.bucket"))
+        super().__init__("triton-groups:oci:CatalogModel", name, None, opts)
+        artifact = pulumi.Output.from_input(args.artifact)
+        self.artifact_sha256 = artifact.apply(lambda a: str(a["sha256"]))
+        self.triton_models = artifact.apply(lambda a: sorted(a["models"]))
+        metadata = artifact.apply(lambda a: _metadata(a, args.group_name))
+        disposition = artifact.apply(_content_disposition)
+        replacing = pulumi.ResourceOptions(parent=self, replace_on_changes=REPLACING_PROPERTIES)
+        if args.upload == "inline":
+            self.model = oci.datascience.Model(
+                f"{name}-model",
+                compartment_id=args.compartment_id,
+                project_id=args.project_id,
+                display_name=args.display_name,
+                description=args.description or None,
+                model_artifact=artifact.apply(_inline_path),
+                artifact_content_length=artifact.apply(_content_length),
+                artifact_content_disposition=disposition,
+                custom_metadata_lists=metadata,
+                freeform_tags=args.freeform_tags,
+                opts=replacing,
+            )
+        else:
+            assert args.object_storage is not None
+            self.model = self._through_object_storage(name, args, args.object_storage, artifact, metadata,
+                                                      disposition, replacing)
+        self.model_id = self.model.id
+        self.register_outputs({"model_id": self.model_id, "artifact_sha256": self.artifact_sha256,
+                               "triton_models": self.triton_models})
+
+    def _through_object_storage(
+        self,
+        name: str,
+        args: CatalogModelArgs,
+        storage: ObjectStorageUpload,
+        artifact: pulumi.Output[Mapping[str, Any]],
+        metadata: pulumi.Output[list[oci.datascience.ModelCustomMetadataListArgs]],
+        disposition: pulumi.Output[str],
+        replacing: pulumi.ResourceOptions,
+    ) -> oci.datascience.Model:
+        object_name = artifact.apply(lambda a: _object_name(a, storage))
+        uploaded = oci.objectstorage.StorageObject(
+            f"{name}-upload",
+            bucket=storage.bucket,
+            namespace=storage.namespace,
+            object=object_name,
+            source=artifact.apply(lambda a: str(a["path"])),
+            content_type="application/zip",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        descriptor = artifact.apply(lambda a: _write_descriptor(a, storage))
+        model = oci.datascience.Model(
+            f"{name}-model",
+            compartment_id=args.compartment_id,
+            project_id=args.project_id,
+            display_name=args.display_name,
+            description=args.description or None,
+            model_artifact=descriptor.apply(lambda d: str(d[0])),
+            artifact_content_length=descriptor.apply(lambda d: str(d[1])),
+            artifact_content_disposition=disposition,
+            custom_metadata_lists=metadata,
+            freeform_tags=args.freeform_tags,
+            opts=replacing,
+        )
+        oci.datascience.ModelArtifactExport(
+            f"{name}-export",
+            artifact_source_type="ORACLE_OBJECT_STORAGE",
+            model_id=model.id,
+            namespace=storage.namespace,
+            source_bucket=storage.bucket,
+            source_object_name=uploaded.object,
+            source_region=storage.region,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[uploaded]),
+        )
+        return model
+
+
+def _metadata(artifact: Mapping[str, Any], group_name: str) -> list[oci.datascience.ModelCustomMetadataListArgs]:
+    """What a catalog entry records: the artifact's sha256, the Triton models it holds, the group."""
+    entries = {
+        METADATA_ARTIFACT_SHA256: (str(artifact["sha256"]), "sha256 of the artifact zip"),
+        METADATA_TRITON_MODELS: (",".join(sorted(artifact["models"])), "Triton models in the artifact"),
+        METADATA_GROUP: (group_name, "triton-groups group spec name"),
+    }
+    return [
+        oci.datascience.ModelCustomMetadataListArgs(key=key, value=value, description=text, category="other")
+        for key, (value, text) in entries.items()
+    ]
+
+
+def _content_disposition(artifact: Mapping[str, Any]) -> str:
+    """The artifact's file name carries its sha256, so that new content is a new (replaced) Model."""
+    return f'attachment; filename="{artifact["name"]}-{str(artifact["sha256"])[:16]}.zip"'
+
+
+def _content_length(artifact: Mapping[str, Any]) -> str:
+    """The zip's size as OCI takes it: an integer in a string (sizes cross the engine as floats)."""
+    return str(int(artifact["size"]))
+
+
+def _inline_path(artifact: Mapping[str, Any]) -> str:
+    return str(artifact["path"])
+
+
+def _object_name(artifact: Mapping[str, Any], storage: ObjectStorageUpload) -> str:
+    """Objects are named by content, so a new artifact is a new object and an old one is never overwritten."""
+    return f"{storage.prefix}/{artifact['name']}-{artifact['sha256']}.zip"
+
+
+def _write_descriptor(artifact: Mapping[str, Any], storage: ObjectStorageUpload) -> tuple[str, int]:
+    """Write the descriptor zip beside the artifact (same bytes for the same artifact); return (path, size)."""
+    body = json.dumps(
+        {
+            "artifact": artifact["name"],
+            "sha256": artifact["sha256"],
+            "size": int(artifact["size"]),
+            "models": sorted(artifact["models"]),
+            "object": _object_name(artifact, storage),
+            "bucket": storage.bucket,
+        },
+        indent=2,
+        sort_keys=True,
+    ).encode()
+    target = Path(str(artifact["path"])).with_suffix(".descriptor.zip")
+    info = zipfile.ZipInfo(DESCRIPTOR_NAME, date_time=(1980, 1, 1, 0, 0, 0))
+    info.external_attr = 0o644 << 16
+    with atomic_file(target) as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(info, body)
+    return str(target), target.stat().st_size

@@ -1,0 +1,311 @@
+"""deploy_oci(config): the `target: oci` program, from the stack config to a smoke-tested model deployment.
+
+Order of work. `check_stack` reads the stack config, loads and validates the spec and runs the
+pre-flight checks BEFORE any resource is registered: a problem stops the program with an error naming
+the stack config key or the spec field, and nothing changes.
+
+The graph. A Data Science project (given or created), the Triton image (given by digest or built and
+pushed), the model repository's artifact zips (`TritonModelRepository`), then for layout `single`
+one `CatalogModel` holding the whole repository served by a SINGLE_MODEL deployment (Oracle's Triton
+sample), or for layout `per-model` a `HeterogeneousModelGroup` served by a MODEL_GROUP deployment,
+and last an `InferenceSmokeTest` over the deployment's /predict endpoint (transport `oci`: signed
+with the OCI config file's profile or resource principals, read when a request is signed).
+
+Updates (`components.oci.previous`). The last update's outputs are read back: the program logs which
+models changed and what that does on OCI, and refuses an update that changes more than one option
+group of the live deployment (OCI updates model, infrastructure and environment without downtime one
+at a time): the deployment depends on that check, which fails with the core's `split_message`.
+`optionFingerprint` is exported only once the deployment is updated, so a failed update is checked
+again against what is really deployed.
+
+Artifacts. The zips are reproducible, so an artifact whose models' files did not change since the last
+update is, at preview, the one that update recorded: only the changed models' catalog entries show a
+change, and a CI runner without the zips previews no change at all. On `up` the recorded zips are
+rebuilt to the same sha256 when missing (`ensure_artifacts`) before any resource reads them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_oci as oci
+
+from components.core.oci.command import container_environment, triton_command
+from components.core.oci.dockerfile import render_dockerfile
+from components.core.oci.group import model_views
+from components.core.oci.names import SINGLE_ARTIFACT, ResourceNames, resource_names
+from components.core.oci.settings import OciSettings
+from components.core.oci.updates import option_fingerprint
+from components.core.spec import GroupSpec
+from components.oci.catalog import CatalogModel, CatalogModelArgs, ObjectStorageUpload
+from components.oci.deployment import LogNames, TritonModelDeployment, TritonModelDeploymentArgs
+from components.oci.image import ExistingImage, ImageBuild, TritonImage, TritonImageArgs
+from components.oci.model_group import HeterogeneousModelGroup, HeterogeneousModelGroupArgs
+from components.oci.previous import (
+    ARTIFACTS_OUTPUT,
+    CONTENT_OUTPUT,
+    FINGERPRINT_OUTPUT,
+    check_update,
+    content_identity,
+    log_model_changes,
+    previous_outputs,
+    unchanged_artifact,
+)
+from components.oci.stack_checks import OciPlan, check_stack
+from components.providers.paths import portable_path, project_root, resolve_path
+from components.providers.repository import TritonModelRepository, TritonModelRepositoryArgs, ensure_artifacts
+from components.providers.smoke_test import InferenceSmokeTest, InferenceSmokeTestArgs
+
+
+def deploy_oci(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
+    """Deploy the stack's group on OCI Data Science; return the stack outputs to export.
+
+    Raises pulumi.RunError (a clear message, no traceback) when the stack config, the spec or the
+    pre-flight checks find a problem; no resource is registered then.
+    """
+    checked = check_stack(config)
+    return _build(checked, config)
+
+
+def _build(checked: OciPlan, config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
+    settings, spec = checked.settings, checked.spec
+    names = resource_names(settings, spec)
+    tags = settings.freeform_tags or None
+    previous = previous_outputs()
+    project_id = _project_id(settings, names, tags)
+    image = _image(settings, spec, checked.models, config)
+    repository = TritonModelRepository(
+        "repository", TritonModelRepositoryArgs(spec_path=portable_path(settings.spec), layout=settings.layout)
+    )
+    artifact_names = [SINGLE_ARTIFACT] if settings.layout == "single" else checked.models
+    artifacts, ready = _artifacts(repository, previous, settings, artifact_names)
+    model_identity = repository.content.apply(lambda content: content_identity(content, checked.models))
+    fingerprint = model_identity.apply(lambda identity: option_fingerprint(settings, spec, model_identity=identity))
+    checked_fingerprint = pulumi.Output.all(previous, fingerprint).apply(lambda pair: check_update(*pair))
+    pulumi.Output.all(previous, repository.content).apply(lambda pair: log_model_changes(*pair, settings.layout))
+    needs_storage = "object_storage" in checked.uploads.values()
+    storage = _object_storage(settings, checked.region) if needs_storage and checked.region else None
+    if settings.layout == "single":
+        served, target, outputs = _serve_repository(checked, names, project_id, artifacts, storage, tags)
+    else:
+        served, target, outputs = _serve_group(checked, names, project_id, artifacts, storage, tags)
+    deployment = TritonModelDeployment(
+        "deployment",
+        TritonModelDeploymentArgs(
+            compartment_id=settings.compartment_id,
+            project_id=project_id,
+            display_name=names.deployment,
+            description=settings.deployment.description or spec.description,
+            image_name=image.image_name,
+            image_digest=image.image_digest,
+            command=triton_command(spec, settings),
+            environment=container_environment(settings),
+            deployment=settings.deployment,
+            logging=settings.logging,
+            log_names=LogNames(names.log_group, names.access_log or "", names.predict_log or "")
+            if names.log_group else None,
+            freeform_tags=tags,
+            **target,
+        ),
+        opts=pulumi.ResourceOptions(depends_on=checked_fingerprint.apply(lambda _: [served])),
+    )
+    smoke = InferenceSmokeTest(
+        "smoke",
+        InferenceSmokeTestArgs(
+            spec_path=portable_path(settings.spec),
+            endpoint=deployment.model_deployment_url,
+            repository_sha256=repository.repository_sha256,
+            transport="oci",
+            deployment_id=deployment.model_deployment_id,
+            transport_options=deployment.model_deployment_id.apply(
+                lambda deployment_id: smoke_transport_options(settings, deployment_id)
+            ),
+        ),
+        opts=pulumi.ResourceOptions(depends_on=[deployment]),
+    )
+    return {
+        **outputs,
+        "endpoint": deployment.model_deployment_url,
+        "modelDeploymentId": deployment.model_deployment_id,
+        "image": pulumi.Output.concat(image.image_name, "@", image.image_digest),
+        "repositorySha256": repository.repository_sha256,
+        ARTIFACTS_OUTPUT: ready,
+        CONTENT_OUTPUT: repository.content,
+        FINGERPRINT_OUTPUT: pulumi.Output.all(checked_fingerprint, deployment.model_deployment_id).apply(
+            lambda pair: pair[0]
+        ),
+        "smoke_summary": smoke.summary,
+    }
+
+
+Served = tuple[pulumi.CustomResource, dict[str, pulumi.Input[str]], dict[str, pulumi.Input[Any]]]
+"""What a deployment serves: the resource it depends on, its model/model-group argument, extra stack outputs."""
+
+
+def _serve_repository(
+    checked: OciPlan, names: ResourceNames, project_id: pulumi.Input[str],
+    artifacts: Mapping[str, pulumi.Output[dict[str, Any]]], storage: ObjectStorageUpload | None,
+    tags: dict[str, str] | None,
+) -> Served:
+    """Layout single: one catalog model holding the whole repository, for a SINGLE_MODEL deployment."""
+    spec = checked.spec
+    catalog = CatalogModel(
+        "repository-model",
+        CatalogModelArgs(
+            compartment_id=checked.settings.compartment_id,
+            project_id=project_id,
+            group_name=spec.name,
+            artifact=artifacts[SINGLE_ARTIFACT],
+            display_name=names.models[SINGLE_ARTIFACT],
+            description=f"the Triton model repository of group {spec.name}",
+            upload=checked.uploads[SINGLE_ARTIFACT],
+            object_storage=storage,
+            freeform_tags=tags,
+        ),
+    )
+    return catalog.model, {"model_id": catalog.model_id}, {}
+
+
+def _serve_group(
+    checked: OciPlan, names: ResourceNames, project_id: pulumi.Input[str],
+    artifacts: Mapping[str, pulumi.Output[dict[str, Any]]], storage: ObjectStorageUpload | None,
+    tags: dict[str, str] | None,
+) -> Served:
+    """Layout per-model: a heterogeneous model group of one catalog model per model, for a MODEL_GROUP deployment."""
+    spec = checked.spec
+    group = HeterogeneousModelGroup(
+        "group",
+        HeterogeneousModelGroupArgs(
+            compartment_id=checked.settings.compartment_id,
+            project_id=project_id,
+            group_name=spec.name,
+            models=checked.models,
+            artifacts=artifacts,
+            description=spec.description,
+            display_name=names.model_group,
+            model_display_names=names.models,
+            uploads={name: checked.uploads[name] for name in checked.models},
+            object_storage=storage,
+            freeform_tags=tags,
+        ),
+    )
+    outputs = {"modelGroupId": group.model_group_id, "modelGroupMembers": group.members}
+    return group.model_group, {"model_group_id": group.model_group_id}, outputs
+
+
+def smoke_transport_options(settings: OciSettings, deployment_id: str) -> dict[str, str]:
+    """The OCI transport's settings, all non-secret: how to sign (a config file path and profile, or resource
+    principals), the routing header names and the deployment to poll until ACTIVE."""
+    smoke = settings.smoke
+    options = {
+        "auth": smoke.auth,
+        "deployment_id": deployment_id,
+        "headers": json.dumps(smoke.headers.model_dump(by_alias=True), sort_keys=True),
+        "request_timeout_s": str(smoke.request_timeout_s),
+        "active_timeout_s": str(smoke.active_timeout_s),
+    }
+    if smoke.auth == "api_key":
+        options |= {"config_file": smoke.config_file, "profile": smoke.profile}
+    return options
+
+
+def _artifacts(
+    repository: TritonModelRepository, previous: pulumi.Output[dict[str, Any]], settings: OciSettings,
+    names: Sequence[str],
+) -> tuple[dict[str, pulumi.Output[dict[str, Any]]], pulumi.Output[list[dict[str, Any]]]]:
+    """Each artifact by name (`repository`, or each model) as the catalog models take it, and the whole list.
+
+    On `up`: the repository's artifacts, rebuilt from the same inputs when missing (a fresh CI runner),
+    each path relative to the working directory the engine gives the program and its providers (so the
+    same state works from any checkout). At preview: an artifact whose models did not change since the
+    last update is the one that update recorded; the others are the repository's (unknown until built).
+    """
+
+    def ready_files(values: list[Any]) -> list[dict[str, Any]]:
+        built, out_dir = values
+        if not pulumi.runtime.is_dry_run():
+            ensure_artifacts(portable_path(settings.spec), settings.layout, out_dir, built)
+        return [{**artifact, "path": os.path.relpath(resolve_path(artifact["path"]), Path.cwd())}
+                for artifact in built]
+
+    ready = pulumi.Output.all(repository.artifacts, repository.out_dir).apply(ready_files)
+
+    def artifact(name: str) -> pulumi.Output[dict[str, Any]]:
+        from_build = ready.apply(lambda found: _named(found, name))
+        if not pulumi.runtime.is_dry_run():
+            return from_build
+
+        def recorded_or_built(values: list[Any]) -> Any:
+            kept = unchanged_artifact(values[0], values[1], name)
+            return kept if kept is not None else from_build
+
+        return pulumi.Output.all(previous, repository.content).apply(recorded_or_built)
+
+    return {name: artifact(name) for name in names}, ready
+
+
+def _named(artifacts: Sequence[Mapping[str, Any]], name: str) -> dict[str, Any]:
+    for artifact in artifacts:
+        if artifact["name"] == name:
+            return dict(artifact)
+    raise ValueError(f"the repository built no artifact {name!r} (it built {[a['name'] for a in artifacts]})")
+
+
+def _project_id(settings: OciSettings, names: ResourceNames, tags: dict[str, str] | None) -> pulumi.Input[str]:
+    if settings.project_id is not None:
+        return settings.project_id
+    assert settings.project is not None and names.project is not None
+    return oci.datascience.Project(
+        "project",
+        compartment_id=settings.compartment_id,
+        display_name=names.project,
+        description=settings.project.description or None,
+        freeform_tags=tags,
+    ).id
+
+
+def _image(settings: OciSettings, spec: GroupSpec, models: list[str], config: pulumi.Config) -> TritonImage:
+    given = settings.image
+    if given.build is None:
+        assert given.name is not None and given.digest is not None
+        name = given.name.partition("@")[0]
+        args = TritonImageArgs(compartment_id=settings.compartment_id, existing=ExistingImage(name, given.digest))
+        return TritonImage("image", args)
+    build = given.build
+    region_key = settings.resolved_region_key
+    assert region_key is not None
+    backends = {view.backend for view in model_views(spec) if view.backend and view.name in models}
+    dockerfile = render_dockerfile(backends, build.base_image, min_image=build.min_image, platform=build.platform)
+    context_dir = project_root() / ".triton-groups" / "oci" / pulumi.get_stack() / "image-context"
+    context_dir.mkdir(parents=True, exist_ok=True)
+    args = TritonImageArgs(
+        compartment_id=settings.compartment_id,
+        build=ImageBuild(
+            region_key=region_key,
+            repository=build.repository,
+            tag=build.tag,
+            dockerfile=dockerfile,
+            context_dir=os.path.relpath(context_dir, Path.cwd()),
+            username=build.username,
+            password=config.require_secret(build.token_config_key),
+            namespace=build.namespace,
+            platform=build.platform,
+        ),
+    )
+    return TritonImage("image", args)
+
+
+def _object_storage(settings: OciSettings, region: str) -> ObjectStorageUpload | None:
+    """Where large artifacts go, when the stack names a bucket (`artifact_problems` requires one when needed)."""
+    storage = settings.artifact.object_storage
+    if storage is None:
+        return None
+    namespace: pulumi.Input[str] = storage.namespace or oci.objectstorage.get_namespace_output(
+        compartment_id=settings.compartment_id
+    ).namespace
+    return ObjectStorageUpload(bucket=storage.bucket, namespace=namespace, region=region)

@@ -1,0 +1,66 @@
+"""The `oci` smoke transport made from an InferenceSmokeTest's `transport_options` (plain, non-secret strings).
+
+The options say how to sign (`auth`: `api_key` with `config_file` and `profile`, or `resource_principal`),
+which deployment to poll until ACTIVE (`deployment_id`), the routing header names (`headers`, JSON of
+`SmokeHeaders`) and the timeouts. Keys and passphrases are read from the OCI config file only when a request
+is signed or the deployment polled, in the provider's process; nothing secret is an option, so nothing
+secret reaches the state. This module imports no Pulumi: the dynamic provider's process imports it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from components.core.oci.settings import OciSmokeSettings, SmokeHeaders
+from components.core.smoke.oci_transport import OciPredictTransport, signer_factory
+
+
+@dataclass(frozen=True)
+class DeploymentStateReader:
+    """Reads a model deployment's (lifecycle state, details) with the Data Science API, signed like the requests."""
+
+    deployment_id: str
+    smoke: OciSmokeSettings
+
+    def __call__(self) -> tuple[str, str | None]:
+        deployment = self._client().get_model_deployment(self.deployment_id).data
+        return str(deployment.lifecycle_state), deployment.lifecycle_details
+
+    def _client(self) -> Any:
+        import oci.config
+        import oci.data_science
+
+        if self.smoke.auth == "resource_principal":
+            signer = signer_factory(self.smoke)()
+            return oci.data_science.DataScienceClient({"region": signer.region}, signer=signer)  # type: ignore[attr-defined]
+        config = oci.config.from_file(os.path.expanduser(self.smoke.config_file), self.smoke.profile)
+        return oci.data_science.DataScienceClient(config)
+
+
+def smoke_settings(options: Mapping[str, str]) -> OciSmokeSettings:
+    """The smoke settings the options carry (the inverse of `components.oci.program.smoke_transport_options`)."""
+    values: dict[str, Any] = {"auth": options.get("auth", "api_key")}
+    for option, key in (("config_file", "configFile"), ("profile", "profile"),
+                        ("request_timeout_s", "requestTimeoutS"), ("active_timeout_s", "activeTimeoutS")):
+        if options.get(option):
+            values[key] = options[option]
+    if options.get("headers"):
+        values["headers"] = SmokeHeaders.model_validate(json.loads(options["headers"]))
+    return OciSmokeSettings.model_validate(values)
+
+
+def oci_transport(endpoint: str, options: Mapping[str, str]) -> OciPredictTransport:
+    """An OciPredictTransport for the deployment at `endpoint` (its model_deployment_url)."""
+    smoke = smoke_settings(options)
+    return OciPredictTransport(
+        endpoint,
+        signer_factory=signer_factory(smoke),
+        deployment_state=DeploymentStateReader(options["deployment_id"], smoke),
+        headers=smoke.headers,
+        request_timeout_s=smoke.request_timeout_s,
+        active_timeout_s=smoke.active_timeout_s,
+    )

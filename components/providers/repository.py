@@ -1,0 +1,226 @@
+"""TritonModelRepository: the reproducible artifact zips of a group, rebuilt only when the models' content changes.
+
+The content digests are an input, computed when the program runs (`plan_manifest`): `content` maps each
+model to {file path inside the model folder: sha256}. So the engine's preview itself shows which file
+of which model changed (`content.classifier_onnx["1/model.onnx"]`), and the diff reports a change only
+when that content, the layout or the output folder differs: touching a file (a new mtime) changes
+nothing. At preview the resource also logs one line per changed model (`describe_changes`).
+
+The artifacts are build outputs, not the resource's identity: a CI runner starts with an empty
+folder, so a recorded zip missing on disk is not drift (`read` and `diff` report no change). Whatever
+needs the file calls `ensure_artifacts`, which rebuilds it from the same inputs to the same sha256.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    ResourceProvider,
+    UpdateResult,
+)
+
+from components._internal.atomic import write_bytes_atomic
+from components.core.hashcache import HashCache
+from components.core.package import CACHE_NAME, LAYOUTS, BuildResult, ManifestEntry, build_artifacts, plan_manifest
+from components.core.plan import load_plan
+from components.core.problems import Problem, UserError
+from components.providers.diffing import changed_keys, is_unknown
+from components.providers.paths import portable_path, resolve_path
+
+Content = dict[str, dict[str, str]]
+"""{model: {file path inside the model folder: sha256}}; empty folders end with '/'."""
+
+REBUILD_KEYS = ("content", "layout", "out_dir")
+"""The inputs whose change rebuilds the artifacts."""
+
+RECORD_NAME = ".deployed-content.json"
+"""Beside the artifacts: the content and layout of the last build, for the preview's change list."""
+
+
+class ArtifactMismatch(Exception):
+    """A rebuilt artifact does not have the sha256 recorded in the state: the model files changed since."""
+
+
+def content_of(manifests: Mapping[str, Sequence[ManifestEntry]]) -> Content:
+    """Per-model manifests (entries keyed `<model>/<path>`) as {model: {path inside the model: sha256}}."""
+    return {
+        model: {entry.path.removeprefix(f"{model}/"): entry.sha256 for entry in entries}
+        for model, entries in sorted(manifests.items())
+    }
+
+
+def repository_content(spec_path: str, out_dir: str) -> Content:
+    """The content of the repository a spec describes, hashing only files the out_dir's hash cache does not know."""
+    cache = HashCache(resolve_path(out_dir) / CACHE_NAME)
+    content = content_of(plan_manifest(load_plan(resolve_path(spec_path)), cache))
+    cache.save()
+    return content
+
+
+def describe_changes(old: Mapping[str, Mapping[str, str]], new: Mapping[str, Mapping[str, str]]) -> list[str]:
+    """One plain line per model whose content differs, e.g. "model classifier_onnx: 1/model.onnx changed"."""
+    lines = []
+    for model in sorted(set(old) | set(new)):
+        if model not in old:
+            count = len(new[model])
+            lines.append(f"model {model}: added ({count} file{'' if count == 1 else 's'})")
+        elif model not in new:
+            lines.append(f"model {model}: removed")
+        else:
+            before, after = old[model], new[model]
+            changes = [f"{path} added" if path not in before else f"{path} removed" if path not in after
+                       else f"{path} changed"
+                       for path in sorted(set(before) | set(after)) if before.get(path) != after.get(path)]
+            if changes:
+                lines.append(f"model {model}: {', '.join(changes)}")
+    return lines
+
+
+def recorded_content(out_dir: str) -> Content | None:
+    """The content of the last build into `out_dir` (None when nothing was built there yet)."""
+    try:
+        return dict(json.loads((resolve_path(out_dir) / RECORD_NAME).read_text())["content"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def build(spec_path: str, layout: str, out_dir: str) -> BuildResult:
+    """Build the artifacts of the spec into `out_dir` (atomically; unchanged zips are kept)."""
+    return build_artifacts(load_plan(resolve_path(spec_path)), resolve_path(out_dir), layout=layout)  # type: ignore[arg-type]
+
+
+def ensure_artifacts(spec_path: str, layout: str, out_dir: str, artifacts: Sequence[Mapping[str, Any]]) -> list[Path]:
+    """The recorded artifact files, rebuilt from the same inputs if missing; each checked to have its recorded sha256.
+
+    `artifacts` is the resource's `artifacts` output. Raises ArtifactMismatch when a rebuild gives
+    another sha256 (the model files changed since that deployment: run `pulumi up`).
+    """
+    paths = [resolve_path(artifact["path"]) for artifact in artifacts]
+    if all(path.is_file() and path.stat().st_size == artifact["size"]
+           for path, artifact in zip(paths, artifacts, strict=True)):
+        cache = HashCache(resolve_path(out_dir) / CACHE_NAME)
+        if all(cache.sha256_of(path, path.stat()) == artifact["sha256"]
+               for path, artifact in zip(paths, artifacts, strict=True)):
+            cache.save()
+            return paths
+    rebuilt = {portable_path(a.path): a.sha256 for a in build(spec_path, layout, out_dir).artifacts}
+    for artifact in artifacts:
+        if rebuilt.get(artifact["path"]) != artifact["sha256"]:
+            raise ArtifactMismatch(
+                f"{artifact['path']}: rebuilt from {spec_path} with sha256 {rebuilt.get(artifact['path'])}, but the "
+                f"deployment recorded {artifact['sha256']}: the model files changed since; run `pulumi up`"
+            )
+    return paths
+
+
+def build_outputs(props: Mapping[str, Any]) -> dict[str, Any]:
+    """Build the artifacts the inputs describe; return the resource's outputs. Checks the content did not move."""
+    result = build(props["spec_path"], props["layout"], props["out_dir"])
+    manifest = content_of({model: [entry for entry in artifact.manifest if entry.path.startswith(f"{model}/")]
+                           for artifact in result.artifacts for model in artifact.models})
+    if manifest != props["content"]:
+        changed = "; ".join(describe_changes(props["content"], manifest))
+        raise UserError(Problem(props["spec_path"], "", f"model files changed while deploying ({changed}); run "
+                                "the deployment again once nothing writes to them", "repository.changed"))
+    write_bytes_atomic(resolve_path(props["out_dir"]) / RECORD_NAME,
+                       json.dumps({"layout": props["layout"], "content": manifest}, indent=1, sort_keys=True).encode())
+    artifacts = [
+        {"name": a.name, "path": portable_path(a.path), "sha256": a.sha256, "size": a.size, "models": list(a.models)}
+        for a in result.artifacts
+    ]
+    return {**props, "artifacts": artifacts, "repository_sha256": result.repository_sha256, "manifest": manifest}
+
+
+class TritonModelRepositoryProvider(ResourceProvider):
+    """Builds on create and on a content, layout or folder change; deletes the recorded artifacts on delete."""
+
+    serialize_as_secret_always = False
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        layout = news.get("layout")
+        if is_unknown(layout) or layout in LAYOUTS:
+            return CheckResult(news, [])
+        return CheckResult(news, [CheckFailure("layout", f"layout is one of {', '.join(LAYOUTS)}, not {layout!r}")])
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(f"repository-{uuid.uuid4().hex[:12]}", build_outputs(props))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        return DiffResult(changes=bool(changed_keys(olds, news, REBUILD_KEYS)))
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(build_outputs(news))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        return ReadResult(id_, props)
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        out = resolve_path(props["out_dir"])
+        for artifact in props.get("artifacts", []):
+            zip_path = resolve_path(artifact["path"])
+            zip_path.unlink(missing_ok=True)
+            zip_path.with_name(f"{artifact['name']}.manifest.json").unlink(missing_ok=True)
+        (out / RECORD_NAME).unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class TritonModelRepositoryArgs:
+    """The spec to build, the layout (`single`: one repository.zip; `per-model`: one zip per model), and where."""
+
+    spec_path: pulumi.Input[str]
+    layout: pulumi.Input[str] = "single"
+    out_dir: pulumi.Input[str] | None = None
+    """Default: `.triton-groups/artifacts/<stack>/<resource name>` in the project."""
+
+
+class TritonModelRepository(Resource, module="triton", name="TritonModelRepository"):
+    """Artifact zips of a group: outputs `artifacts` ({name, path, sha256, size, models} each),
+    `repository_sha256` (the content hash, the same for every layout) and `manifest` ({model: {file: sha256}})."""
+
+    content: pulumi.Output[Content]
+    artifacts: pulumi.Output[list[dict[str, Any]]]
+    repository_sha256: pulumi.Output[str]
+    manifest: pulumi.Output[Content]
+
+    def __init__(
+        self, resource_name: str, args: TritonModelRepositoryArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        spec_path = pulumi.Output.from_input(args.spec_path).apply(portable_path)
+        out_dir = pulumi.Output.from_input(
+            args.out_dir or f".triton-groups/artifacts/{pulumi.get_stack()}/{resource_name}"
+        ).apply(portable_path)
+        content = pulumi.Output.all(spec_path, out_dir).apply(lambda pair: repository_content(*pair))
+        props = {
+            "spec_path": spec_path,
+            "layout": args.layout,
+            "out_dir": out_dir,
+            "content": content,
+            "artifacts": None,
+            "repository_sha256": None,
+            "manifest": None,
+        }
+        super().__init__(TritonModelRepositoryProvider(), resource_name, props, opts)
+        if pulumi.runtime.is_dry_run():
+            pulumi.Output.all(out_dir, content).apply(lambda pair: self._log_changes(*pair))
+
+    def _log_changes(self, out_dir: str, content: Content) -> None:
+        """At preview: one info line per model that the next build changes, against the last build recorded."""
+        old = recorded_content(out_dir)
+        if old is None:
+            pulumi.log.info(f"no earlier build in {out_dir}: building {len(content)} model(s)", resource=self)
+            return
+        for line in describe_changes(old, content):
+            pulumi.log.info(line, resource=self)

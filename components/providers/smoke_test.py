@@ -1,0 +1,158 @@
+"""InferenceSmokeTest: the spec's smoke cases run against a served group, whenever what is served changes.
+
+The test runs when created and again whenever the artifacts (`repository_sha256`), the endpoint, the
+serving process (`deployment_id`), the transport or the cases themselves (`cases_sha256`: the spec
+file and every .npy its cases read) change. A failing case fails the create or update with the
+report's summary as the error message, so a broken model never shows as a successful deployment;
+Pulumi then keeps the previous state and the next `up` tries again.
+
+Transports are chosen by name through `TRANSPORTS` (`http`, `grpc`: plain Triton v2). Another target
+adds its own factory there (OCI adds `oci`); the checks and the report do not change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    ResourceProvider,
+    UpdateResult,
+)
+
+from components.core.smoke.runner import run_smoke
+from components.core.smoke.transport import Transport
+from components.core.smoke.triton_transport import TritonTransport
+from components.core.spec import GroupSpec, load_spec
+from components.providers.diffing import changed_keys, is_unknown
+from components.providers.paths import portable_path, resolve_path
+
+TransportFactory = Callable[[str, Mapping[str, str]], Transport]
+"""Makes a transport from an endpoint and the resource's non-secret `transport_options`."""
+
+
+def _triton_http(endpoint: str, options: Mapping[str, str]) -> Transport:
+    return TritonTransport(endpoint, "http")
+
+
+def _triton_grpc(endpoint: str, options: Mapping[str, str]) -> Transport:
+    return TritonTransport(endpoint, "grpc")
+
+
+def _oci_predict(endpoint: str, options: Mapping[str, str]) -> Transport:
+    from components.oci.smoke_transport import oci_transport
+
+    return oci_transport(endpoint, options)
+
+
+TRANSPORTS: dict[str, TransportFactory] = {"http": _triton_http, "grpc": _triton_grpc, "oci": _oci_predict}
+"""Transport name -> factory. Adding a target's transport is one entry here."""
+
+RERUN_KEYS = ("endpoint", "transport", "transport_options", "repository_sha256", "deployment_id", "cases_sha256")
+"""The inputs whose change runs the smoke test again."""
+
+
+class SmokeTestFailed(Exception):
+    """The smoke test did not pass; the message is the report's summary (what failed, per model and case)."""
+
+
+def smoke_cases_digest(spec: GroupSpec) -> str:
+    """sha256 over the spec file and every .npy file its smoke cases read: equal digests mean equal cases."""
+    digest = hashlib.sha256(spec.source.read_bytes())
+    files = sorted(
+        {given.npy for model in spec.models for case in model.smoke
+         for given in (*case.inputs.values(), *case.expect.values()) if given.npy}
+    )
+    for relative in files:
+        path = spec.resolve(relative)
+        digest.update(f"\0{relative}\0".encode())
+        digest.update(path.read_bytes() if path.is_file() else b"\0missing")
+    return digest.hexdigest()
+
+
+def run_smoke_test(props: Mapping[str, Any]) -> dict[str, Any]:
+    """Run the cases named by `props` (the resource's inputs); return the outputs, or raise SmokeTestFailed."""
+    spec = load_spec(resolve_path(props["spec_path"]))
+    transport = TRANSPORTS[props["transport"]](props["endpoint"], props.get("transport_options") or {})
+    try:
+        report = run_smoke(spec, transport)
+    finally:
+        transport.close()
+    if not report.passed:
+        raise SmokeTestFailed(report.summary())
+    return {**props, "passed": True, "summary": report.summary(), "report": report.to_json()}
+
+
+class InferenceSmokeTestProvider(ResourceProvider):
+    """Runs the smoke cases on create and on update; nothing to read back or delete: the test is a record."""
+
+    serialize_as_secret_always = False
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        transport = news.get("transport")
+        if is_unknown(transport) or transport in TRANSPORTS:
+            return CheckResult(news, [])
+        known = ", ".join(sorted(TRANSPORTS))
+        return CheckResult(news, [CheckFailure("transport", f"unknown transport {transport!r}; use one of {known}")])
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(f"smoke-{uuid.uuid4().hex[:12]}", run_smoke_test(props))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        return DiffResult(changes=bool(changed_keys(olds, news, RERUN_KEYS)))
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(run_smoke_test(news))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        return ReadResult(id_, props)
+
+
+@dataclass(frozen=True)
+class InferenceSmokeTestArgs:
+    """What to test and where: the spec holding the cases, the endpoint, and what identifies what is served."""
+
+    spec_path: pulumi.Input[str]
+    endpoint: pulumi.Input[str]
+    repository_sha256: pulumi.Input[str]
+    transport: pulumi.Input[str] = "http"
+    deployment_id: pulumi.Input[str] | None = None
+    """Identifies the serving process or deployment (a pid, an OCID): a new one runs the test again."""
+    transport_options: pulumi.Input[Mapping[str, str]] = field(default_factory=dict)
+    """Non-secret settings for the transport's factory (e.g. an OCI config profile name)."""
+
+
+class InferenceSmokeTest(Resource, module="triton", name="InferenceSmokeTest"):
+    """The smoke report of a served group: outputs `passed`, `summary` and `report` (counts, p50/p99 latency)."""
+
+    passed: pulumi.Output[bool]
+    summary: pulumi.Output[str]
+    report: pulumi.Output[dict[str, Any]]
+
+    def __init__(
+        self, resource_name: str, args: InferenceSmokeTestArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        spec_path = pulumi.Output.from_input(args.spec_path)
+        props = {
+            "spec_path": spec_path.apply(portable_path),
+            "cases_sha256": spec_path.apply(lambda path: smoke_cases_digest(load_spec(resolve_path(path)))),
+            "endpoint": args.endpoint,
+            "transport": args.transport,
+            "transport_options": args.transport_options,
+            "repository_sha256": args.repository_sha256,
+            "deployment_id": args.deployment_id,
+            "passed": None,
+            "summary": None,
+            "report": None,
+        }
+        super().__init__(InferenceSmokeTestProvider(), resource_name, props, opts)

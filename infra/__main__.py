@@ -1,0 +1,29 @@
+"""The Pulumi program of triton-groups: deploys the stack's group to the target its config names.
+
+Stack config (namespace `triton-groups`): `target` is `local` (a tritonserver on this machine,
+components.local) or `oci` (OCI Data Science, components.oci); each target reads its own settings.
+The target's function returns the stack outputs: at least `endpoint` and `smoke_summary`.
+"""
+
+import pulumi
+
+TARGETS = ("local", "oci")
+
+config = pulumi.Config()
+target = config.get("target")
+if target == "local":
+    from components.local.program import deploy_local
+
+    outputs = deploy_local(config)
+elif target == "oci":
+    from components.oci.program import deploy_oci
+
+    outputs = deploy_oci(config)
+else:
+    given = "is not set" if target is None else f"is {target!r}"
+    raise pulumi.RunError(
+        f"stack config triton-groups:target {given}; set it to one of {', '.join(TARGETS)} in "
+        f"stacks/Pulumi.{pulumi.get_stack()}.yaml"
+    )
+for name, value in (outputs or {}).items():
+    pulumi.export(name, value)

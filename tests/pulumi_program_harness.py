@@ -1,0 +1,378 @@
+"""A test harness that runs a Pulumi program without the Pulumi CLI, executing its dynamic providers for real.
+
+Real deployments go through the Pulumi CLI (`make up`). The CLI cannot run on CI machines, so tests run the
+program under `pulumi.runtime.set_mocks` with mocks that play the engine's part for dynamic resources:
+
+- a first run calls the provider's `check` then `create`;
+- a later run of the same URN calls `diff` against the previous run's recorded outputs, then `update`,
+  a replacement (delete-then-create or create-then-delete) or nothing, as the diff says;
+- after a successful run, resources that the program no longer registers are deleted, newest first;
+- `destroy()` deletes every resource, newest first; `preview()` runs `check` and `diff` only.
+
+State (inputs, outputs, id per URN) lives in the harness object between runs, like a stack's state.
+Each run gets a fresh contextvars context and a fresh event loop set before `set_mocks`, and a fresh set of
+pending outputs: the Pulumi SDK keeps its root stack, config and pending work in context variables (some with
+defaults shared by every context) and breaks when a loop or a task from an earlier run is reused. Asyncio's
+complaints about futures of a failed run never awaited go to the run's logs (level "ASYNCIO"), not to stderr.
+Other custom resources (not dynamic) are echoed back with their inputs as outputs; component resources are
+recorded too. Every run returns a `RunResult` saying what was created, updated, replaced, unchanged or deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextvars
+import logging
+import runpy
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dill
+import pulumi
+from pulumi.dynamic import ResourceProvider
+from pulumi.output import Unknown
+from pulumi.runtime import mocks, rpc
+from pulumi.runtime.settings import SETTINGS, get_root_resource
+from pulumi.runtime.stack import run_pulumi_func
+
+PROVIDER_KEY = "__provider"
+DYNAMIC_TYPE_PREFIX = "pulumi-python:dynamic"
+UNKNOWN = rpc.UNKNOWN
+"""How an input or output not known until the deployment runs appears in previews (as the engine sends it)."""
+
+Program = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class ResourceState:
+    """One resource as recorded in the harness's state: what the engine's checkpoint would hold."""
+
+    urn: str
+    type: str
+    name: str
+    id: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    custom: bool
+    order: int
+
+
+@dataclass
+class RunResult:
+    """What one run did, by resource name, in the order it happened; `outputs` are the stack's exports."""
+
+    preview: bool = False
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    logs: list[tuple[str, str]] = field(default_factory=list)
+    error: BaseException | None = None
+
+    @property
+    def changed(self) -> list[str]:
+        """Every resource created, updated, replaced or deleted by this run."""
+        return self.created + self.updated + self.replaced + self.deleted
+
+    def messages(self, level: str = "INFO") -> list[str]:
+        """The messages the program logged (pulumi.log.*) at `level`."""
+        return [message for logged_level, message in self.logs if logged_level == level]
+
+
+class HarnessRunError(Exception):
+    """The program or a provider failed; `result` holds what the run did before failing."""
+
+    def __init__(self, result: RunResult) -> None:
+        super().__init__(str(result.error))
+        self.result = result
+
+
+def program_from_file(path: Path | str) -> Program:
+    """A program that executes a Pulumi entry point file (e.g. infra/__main__.py) as the Python host would."""
+    return lambda: runpy.run_path(str(path), run_name="__main__")
+
+
+def load_provider(serialized: Any) -> ResourceProvider:
+    """The provider of a dynamic resource from its `__provider` input: base64 of a dill pickle, maybe a secret."""
+    return dill.loads(base64.b64decode(rpc.unwrap_rpc_secret(serialized)))
+
+
+def engine_view(value: Any) -> Any:
+    """A value as the engine hands it to a dynamic provider: secrets unwrapped, unknowns as the UNKNOWN string."""
+    if isinstance(value, Unknown):
+        return UNKNOWN
+    if rpc.is_rpc_secret(value):
+        return engine_view(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {key: engine_view(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [engine_view(item) for item in value]
+    return value
+
+
+class _UrnCapturingMonitor(mocks.MockMonitor):
+    """The SDK's mock monitor, telling the mocks the URN of the resource being registered (it has the parent)."""
+
+    def __init__(self, harness_mocks: _EngineMocks) -> None:
+        super().__init__(harness_mocks)
+        self._harness_mocks = harness_mocks
+
+    def RegisterResource(self, request: Any) -> Any:
+        self._harness_mocks.current.urn = self.make_urn(request.parent, request.type, request.name)
+        return super().RegisterResource(request)
+
+    def ReadResource(self, request: Any) -> Any:
+        """Reads (a StackReference, `Resource.get`) are stepped like registrations: they need the URN too."""
+        self._harness_mocks.current.urn = self.make_urn(request.parent, request.type, request.name)
+        return super().ReadResource(request)
+
+
+class _EngineMocks(mocks.Mocks):
+    """Plays the engine for one run: steps each registered resource against the harness's state."""
+
+    def __init__(self, harness: PulumiProgramHarness, result: RunResult) -> None:
+        self.harness = harness
+        self.result = result
+        self.registered: set[str] = set()
+        self.current = threading.local()
+        self.lock = threading.Lock()
+
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+        answer = self.harness.invoke_results(args.token, engine_view(args.args)) if self.harness.invoke_results else {}
+        return dict(answer), None
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict]:
+        urn: str = self.current.urn
+        with self.lock:
+            self.registered.add(urn)
+        if args.typ.startswith(DYNAMIC_TYPE_PREFIX):
+            return self.harness._step_dynamic(urn, args, self.result)
+        return self.harness._step_other(urn, args, self.result)
+
+
+class PulumiProgramHarness:
+    """Runs one stack of a Pulumi program under mocks again and again, keeping its state between runs.
+
+    `config` holds stack config as `pulumi config` would (`{"triton-groups:target": "local"}`); a run may
+    override it. Custom resources that are not dynamic (pulumi_oci's, ...) get their inputs as outputs, plus
+    what `custom_outputs(type, name, inputs)` computes (an OCID, a URL); invokes (`get_*` functions) answer
+    `invoke_results(token, args)`, or nothing.
+    Runs raise `HarnessRunError` when the program or a provider fails, unless `check=False`.
+    """
+
+    def __init__(
+        self,
+        program: Program,
+        *,
+        project: str = "triton-groups",
+        stack: str = "local",
+        config: Mapping[str, str] | None = None,
+        custom_outputs: Callable[[str, str, dict[str, Any]], Mapping[str, Any]] | None = None,
+        invoke_results: Callable[[str, dict[str, Any]], Mapping[str, Any]] | None = None,
+    ) -> None:
+        self.program = program
+        self.custom_outputs = custom_outputs
+        self.invoke_results = invoke_results
+        self.project = project
+        self.stack = stack
+        self.config: dict[str, str] = dict(config or {})
+        self.state: dict[str, ResourceState] = {}
+        self._order = 0
+        self._lock = threading.Lock()
+        self._preview = False
+
+    def resource(self, name: str) -> ResourceState:
+        """The recorded state of the resource called `name` (names are unique in our programs)."""
+        matches = [state for state in self.state.values() if state.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r} in the state: {sorted(self.state)}")
+        return matches[0]
+
+    def up(self, config: Mapping[str, str] | None = None, *, check: bool = True) -> RunResult:
+        """Run the program and apply its changes, like `pulumi up --yes --skip-preview`."""
+        return self._run(config, preview=False, check=check)
+
+    def preview(self, config: Mapping[str, str] | None = None, *, check: bool = True) -> RunResult:
+        """Run the program and diff only, like `pulumi preview`: nothing is created, updated or deleted."""
+        return self._run(config, preview=True, check=check)
+
+    def destroy(self) -> RunResult:
+        """Delete every resource in the state, newest first, like `pulumi destroy --yes`."""
+        result = RunResult()
+        self._delete_missing(set(), result)
+        return result
+
+    def _run(self, config: Mapping[str, str] | None, *, preview: bool, check: bool) -> RunResult:
+        result = RunResult(preview=preview)
+        run_config = {**self.config, **(config or {})}
+        contextvars.Context().run(self._run_in_context, run_config, preview, result)
+        if result.error is not None and check:
+            raise HarnessRunError(result) from result.error
+        return result
+
+    def _run_in_context(self, config: dict[str, str], preview: bool, result: RunResult) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        loop.set_exception_handler(lambda _, context: result.logs.append(("ASYNCIO", context["message"])))
+        logger = logging.getLogger(f"{__name__}.{id(self)}")
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+        handler = _ListHandler(result.logs)
+        logger.addHandler(handler)
+        engine_mocks = _EngineMocks(self, result)
+        self._preview = preview
+        try:
+            mocks.set_mocks(
+                engine_mocks,
+                project=self.project,
+                stack=self.stack,
+                preview=preview,
+                logger=logger,
+                monitor=_UrnCapturingMonitor(engine_mocks),
+            )
+            SETTINGS.outputs = set()  # by default every context shares one set of pending outputs
+            pulumi.runtime.set_all_config(config)
+            try:
+                loop.run_until_complete(run_pulumi_func(self.program))
+                result.outputs = self._exports(loop)
+            except Exception as exc:  # the run's failure is part of its result
+                result.error = exc
+            if result.error is None and not preview:
+                self._delete_missing(engine_mocks.registered, result)
+        finally:
+            logger.removeHandler(handler)
+            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
+            asyncio.set_event_loop(None)
+
+    @staticmethod
+    def _exports(loop: asyncio.AbstractEventLoop) -> dict[str, Any]:
+        root = get_root_resource()
+        exports: dict[str, Any] = {}
+        for key, value in (root.outputs if root is not None else {}).items():
+            output = pulumi.Output.from_input(value)
+            known = loop.run_until_complete(output.is_known())
+            exports[key] = loop.run_until_complete(output.future()) if known else UNKNOWN
+        return exports
+
+    def _step_dynamic(self, urn: str, args: mocks.MockResourceArgs, result: RunResult) -> tuple[str | None, dict]:
+        news = engine_view(args.inputs)
+        provider = load_provider(news[PROVIDER_KEY])
+        old = self.state.get(urn)
+        checked = provider.check(old.inputs if old else {}, news)
+        if checked.failures:
+            reasons = "; ".join(f"{failure.property}: {failure.reason}" for failure in checked.failures)
+            raise ValueError(f"{args.name}: check failed: {reasons}")
+        news = {**checked.inputs, PROVIDER_KEY: news[PROVIDER_KEY]}
+        if old is None:
+            if self._preview:
+                self._note(result.created, args.name)
+                return "", news
+            return self._create(urn, args, provider, news, result.created)
+        diff = provider.diff(old.id, old.outputs, news)
+        changes = diff.changes if diff.changes is not None else _legacy_changes(old.inputs, news)
+        if self._preview:
+            kind = result.replaced if diff.replaces else result.updated if changes else result.unchanged
+            self._note(kind, args.name)
+            return old.id, old.outputs if not changes and not diff.replaces else news
+        if diff.replaces:
+            return self._replace(urn, args, provider, old, news, bool(diff.delete_before_replace), result)
+        if not changes:
+            self._record(urn, args, old.id, news, old.outputs, order=old.order)
+            self._note(result.unchanged, args.name)
+            return old.id, old.outputs
+        updated = provider.update(old.id, old.outputs, news)
+        outputs = {**(updated.outs or {}), PROVIDER_KEY: news[PROVIDER_KEY]}
+        self._record(urn, args, old.id, news, outputs, order=old.order)
+        self._note(result.updated, args.name)
+        return old.id, outputs
+
+    def _create(
+        self, urn: str, args: mocks.MockResourceArgs, provider: ResourceProvider, news: dict, log: list[str],
+        order: int | None = None,
+    ) -> tuple[str, dict]:
+        created = provider.create(news)
+        outputs = {**(created.outs or {}), PROVIDER_KEY: news[PROVIDER_KEY]}
+        self._record(urn, args, created.id, news, outputs, order=order)
+        self._note(log, args.name)
+        return created.id, outputs
+
+    def _replace(
+        self,
+        urn: str,
+        args: mocks.MockResourceArgs,
+        provider: ResourceProvider,
+        old: ResourceState,
+        news: dict,
+        delete_first: bool,
+        result: RunResult,
+    ) -> tuple[str, dict]:
+        old_provider = load_provider(old.outputs[PROVIDER_KEY])
+        if delete_first:
+            old_provider.delete(old.id, old.outputs)
+            with self._lock:
+                del self.state[urn]
+            return self._create(urn, args, provider, news, result.replaced, order=old.order)
+        replacement = self._create(urn, args, provider, news, result.replaced, order=old.order)
+        old_provider.delete(old.id, old.outputs)
+        return replacement
+
+    def _step_other(self, urn: str, args: mocks.MockResourceArgs, result: RunResult) -> tuple[str | None, dict]:
+        inputs = engine_view(args.inputs)
+        old = self.state.get(urn)
+        resource_id = (old.id if old else f"{args.name}-id") if args.custom else ""
+        if args.custom and not self._preview:
+            kind = result.created if old is None else result.unchanged if old.inputs == inputs else result.updated
+            self._note(kind, args.name)
+        computed = self.custom_outputs(args.typ, args.name, inputs) if args.custom and self.custom_outputs else {}
+        outputs = {**inputs, **computed}
+        self._record(urn, args, resource_id, inputs, outputs, order=old.order if old else None)
+        return resource_id, outputs if args.custom else {}
+
+    def _record(
+        self, urn: str, args: mocks.MockResourceArgs, resource_id: str, inputs: dict, outputs: dict,
+        order: int | None = None,
+    ) -> None:
+        if self._preview:
+            return
+        with self._lock:
+            if order is None:
+                self._order += 1
+                order = self._order
+            self.state[urn] = ResourceState(
+                urn=urn, type=args.typ, name=args.name, id=resource_id, inputs=inputs, outputs=outputs,
+                custom=bool(args.custom), order=order,
+            )
+
+    def _note(self, log: list[str], name: str) -> None:
+        with self._lock:
+            log.append(name)
+
+    def _delete_missing(self, registered: set[str], result: RunResult) -> None:
+        gone = sorted((s for urn, s in self.state.items() if urn not in registered), key=lambda s: -s.order)
+        for state in gone:
+            if state.type.startswith(DYNAMIC_TYPE_PREFIX):
+                load_provider(state.outputs[PROVIDER_KEY]).delete(state.id, state.outputs)
+            if state.custom:
+                result.deleted.append(state.name)
+            del self.state[state.urn]
+
+
+def _legacy_changes(old_inputs: dict, new_inputs: dict) -> bool:
+    """The engine's own diff when a provider says DIFF_UNKNOWN: did any input change?"""
+    return old_inputs != new_inputs
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self, sink: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sink.append((record.levelname, record.getMessage()))

@@ -1,0 +1,144 @@
+"""Updates of the `dev` OCI stack under Pulumi mocks: what a change replaces, what it refuses, and CI runners.
+
+Each test deploys, changes one thing, then previews and/or updates again, as `pulumi up` would on the
+same stack. The harness replaces a resource when one of its replaceOnChanges properties changes (the
+engine's create-before-delete replacement), which is how OCI's immutable catalog models and model
+groups get new OCIDs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pulumi
+import pytest
+from oci_stack_harness import MODEL_DEPLOYMENT, OciCredentials, OciStackHarness, oci_project, stack_config
+
+from components.core.oci.settings import load_stack_settings
+
+MODEL = "oci:DataScience/model:Model"
+MODEL_GROUP = "oci:DataScience/modelGroup:ModelGroup"
+OTHER_MODELS = ["group-classifier_onnx-model", "group-cnn_torch-model", "group-vision_ensemble-model"]
+ARTIFACTS = Path(".triton-groups/artifacts/dev/repository")
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, OciCredentials]:
+    folder, credentials = oci_project(tmp_path)
+    monkeypatch.chdir(folder)
+    return folder, credentials
+
+
+def retrain_preprocess(project: Path) -> None:
+    """Change one model's file (the Python preprocessing model gets a new line)."""
+    model = project / "examples" / "vision" / "models" / "preprocess" / "model.py"
+    model.write_text(model.read_text() + "\n# retrained\n")
+
+
+def deployment_settings(project: Path, **changes: object) -> dict[str, object]:
+    settings = load_stack_settings(project / "stacks" / "Pulumi.dev.yaml")
+    return {**settings.deployment.model_dump(by_alias=True, exclude_none=True), **changes}
+
+
+def test_changing_one_model_replaces_its_catalog_model_and_moves_the_deployment_to_a_new_group(
+    project: tuple[Path, OciCredentials],
+) -> None:
+    harness = OciStackHarness(stack_config(*project))
+    harness.up()
+    before = {name: harness.resource(name) for name in [*OTHER_MODELS, "group-preprocess-model", "group-group",
+                                                         "group-history", "deployment-deployment"]}
+    retrain_preprocess(project[0])
+
+    preview = harness.preview()
+    update = harness.up()
+
+    assert sorted(preview.replaced) == sorted(update.replaced) == ["group-group", "group-preprocess-model"]
+    assert "deployment-deployment" in preview.updated and "deployment-deployment" in update.updated
+    assert set(OTHER_MODELS) <= set(preview.unchanged) & set(update.unchanged)
+    assert "model preprocess: 1/model.py changed; its catalog model is replaced and the model group gets a new " \
+        "version, which the deployment moves to" in preview.messages()
+    for name in OTHER_MODELS:
+        assert harness.resource(name).inputs == before[name].inputs
+        assert harness.resource(name).id == before[name].id
+    preprocess = harness.resource("group-preprocess-model")
+    assert preprocess.id != before["group-preprocess-model"].id
+    assert preprocess.inputs["artifactContentDisposition"] != before["group-preprocess-model"].inputs[
+        "artifactContentDisposition"]
+    group = harness.resource("group-group")
+    assert group.id != before["group-group"].id
+    members = {e["inferenceKey"]: e["modelId"] for e in group.inputs["memberModelEntries"]["memberModelDetails"]}
+    assert members["preprocess"] == preprocess.id
+    assert group.inputs["modelGroupVersionHistoryId"] == before["group-history"].id == harness.resource(
+        "group-history").id
+    assert group.inputs["versionLabel"] != before["group-group"].inputs["versionLabel"]
+    deployment = harness.resource("deployment-deployment")
+    assert deployment.id == before["deployment-deployment"].id
+    configuration = deployment.inputs["modelDeploymentConfigurationDetails"]
+    assert configuration["modelGroupConfigurationDetails"] == {"modelGroupId": group.id}
+    assert harness.one(MODEL_DEPLOYMENT).depends_on(harness.one(MODEL_GROUP))
+    assert harness.one(MODEL_GROUP).delete_before_replace is False
+
+
+def test_an_update_touching_two_option_groups_stops_and_says_how_to_split_it(
+    project: tuple[Path, OciCredentials],
+) -> None:
+    harness = OciStackHarness(stack_config(*project))
+    harness.up()
+    deployed = harness.resource("deployment-deployment")
+    bigger = deployment_settings(project[0], shape={"instanceShapeName": "VM.Standard.E4.Flex", "ocpus": 4,
+                                                    "memoryInGbs": 32})
+    new_image = {"name": "iad.ocir.io/exampletenancy/triton/vision-server:24.09", "digest": "sha256:" + "1" * 64}
+
+    refused = harness.up(stack_config(*project, deployment=bigger, image=new_image), check=False)
+
+    assert isinstance(refused.error, pulumi.RunError)
+    message = str(refused.error)
+    assert message.startswith("this update changes the infrastructure and environment options of the live model "
+                              "deployment at once")
+    assert "triton-groups:deployment.shape" in message and "triton-groups:image" in message
+    assert harness.resource("deployment-deployment").inputs == deployed.inputs
+
+    staged = harness.up(stack_config(*project, deployment=bigger))
+    assert "deployment-deployment" in staged.updated
+    assert "this update changes the infrastructure options of the live model deployment" in staged.messages()
+    final = harness.up(stack_config(*project, deployment=bigger, image=new_image))
+    assert "deployment-deployment" in final.updated
+    environment = harness.resource("deployment-deployment").inputs["modelDeploymentConfigurationDetails"][
+        "environmentConfigurationDetails"]
+    assert environment["imageDigest"] == "sha256:" + "1" * 64
+
+
+def test_a_model_change_with_a_shape_change_is_refused_too(project: tuple[Path, OciCredentials]) -> None:
+    harness = OciStackHarness(stack_config(*project))
+    harness.up()
+    retrain_preprocess(project[0])
+    bigger = deployment_settings(project[0], bandwidthMbps=20)
+
+    refused = harness.preview(stack_config(*project, deployment=bigger), check=False)
+
+    assert "the model and infrastructure options" in str(refused.error)
+
+
+def test_a_ci_runner_without_the_zips_previews_no_change_and_rebuilds_them_on_up(
+    project: tuple[Path, OciCredentials],
+) -> None:
+    harness = OciStackHarness(stack_config(*project))
+    harness.up()
+    models = {r.name: r.inputs for r in harness.registered(MODEL)}
+    recorded = {Path(inputs["modelArtifact"]): inputs["customMetadataLists"][0]["value"] for inputs in models.values()}
+    shutil.rmtree(ARTIFACTS)
+
+    preview = harness.preview()
+
+    assert not any(ARTIFACTS.glob("*.zip"))
+    assert preview.changed == []
+    assert {r.name: r.inputs for r in harness.registered(MODEL)} == models
+
+    update = harness.up()
+
+    assert update.changed == []
+    assert {r.name: r.inputs for r in harness.registered(MODEL)} == models
+    for artifact, sha256 in recorded.items():
+        assert hashlib.sha256(artifact.read_bytes()).hexdigest() == sha256

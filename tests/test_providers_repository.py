@@ -1,0 +1,142 @@
+"""TritonModelRepository: artifacts rebuilt only when content changes, rebuilt to the same sha256 when missing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pulumi
+import pytest
+from pulumi_program_harness import PulumiProgramHarness
+
+from components.providers.repository import (
+    ArtifactMismatch,
+    TritonModelRepository,
+    TritonModelRepositoryArgs,
+    TritonModelRepositoryProvider,
+    describe_changes,
+    ensure_artifacts,
+    repository_content,
+)
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "vision"
+
+
+@pytest.fixture
+def group(tmp_path: Path) -> Path:
+    """A copy of the example group that a test may edit; returns its spec path."""
+    shutil.copytree(EXAMPLE, tmp_path / "vision", ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path / "vision" / "group.yaml"
+
+
+def inputs(spec: Path, out: Path, layout: str = "single") -> dict:
+    """The inputs the resource sends its provider, content computed as the program does."""
+    return {"spec_path": str(spec), "layout": layout, "out_dir": str(out),
+            "content": repository_content(str(spec), str(out))}
+
+
+def test_create_builds_artifacts_whose_manifest_is_the_content(group: Path, tmp_path: Path) -> None:
+    props = inputs(group, tmp_path / "out")
+    created = TritonModelRepositoryProvider().create(props)
+    (artifact,) = created.outs["artifacts"]
+    assert artifact["name"] == "repository"
+    assert Path(artifact["path"]).is_file() and Path(artifact["path"]).stat().st_size == artifact["size"]
+    assert sorted(artifact["models"]) == ["classifier_onnx", "cnn_torch", "preprocess", "vision_ensemble"]
+    assert created.outs["manifest"] == props["content"]
+    assert "1/model.onnx" in created.outs["manifest"]["classifier_onnx"]
+    assert len(created.outs["repository_sha256"]) == 64
+
+
+def test_diff_ignores_mtimes_and_sees_a_changed_model_file(group: Path, tmp_path: Path) -> None:
+    provider = TritonModelRepositoryProvider()
+    outs = provider.create(inputs(group, tmp_path / "out")).outs
+    model = group.parent / "models" / "classifier_onnx" / "model.onnx"
+    os.utime(model, (1, 1))
+    assert provider.diff("id", outs, inputs(group, tmp_path / "out")).changes is False
+
+    model.write_bytes(model.read_bytes() + b"\0")
+    news = inputs(group, tmp_path / "out")
+    assert provider.diff("id", outs, news).changes is True
+    assert describe_changes(outs["content"], news["content"]) == ["model classifier_onnx: 1/model.onnx changed"]
+    updated = provider.update("id", outs, news).outs
+    assert updated["repository_sha256"] != outs["repository_sha256"]
+
+
+def test_a_layout_change_rebuilds_one_zip_per_model(group: Path, tmp_path: Path) -> None:
+    provider = TritonModelRepositoryProvider()
+    outs = provider.create(inputs(group, tmp_path / "out")).outs
+    news = inputs(group, tmp_path / "out", layout="per-model")
+    assert provider.diff("id", outs, news).changes is True
+    per_model = provider.update("id", outs, news).outs
+    assert sorted(a["name"] for a in per_model["artifacts"]) == sorted(outs["manifest"])
+    assert per_model["repository_sha256"] == outs["repository_sha256"]
+
+
+def test_describe_changes_names_added_removed_and_changed_files() -> None:
+    old = {"a": {"config.pbtxt": "1", "1/model.py": "2"}, "gone": {"config.pbtxt": "3"}}
+    new = {"a": {"config.pbtxt": "1", "1/model.py": "9", "2/model.py": "4"}, "fresh": {"config.pbtxt": "5"}}
+    assert describe_changes(old, new) == [
+        "model a: 1/model.py changed, 2/model.py added",
+        "model fresh: added (1 file)",
+        "model gone: removed",
+    ]
+    assert describe_changes(new, new) == []
+
+
+def test_a_missing_artifact_is_no_change_and_is_rebuilt_to_the_same_sha256(group: Path, tmp_path: Path) -> None:
+    provider = TritonModelRepositoryProvider()
+    outs = provider.create(inputs(group, tmp_path / "out")).outs
+    (artifact,) = outs["artifacts"]
+    shutil.rmtree(tmp_path / "out")  # a CI runner starts with an empty folder
+
+    assert provider.read("id", outs).outs == outs
+    assert provider.diff("id", outs, inputs(group, tmp_path / "out")).changes is False
+    (path,) = ensure_artifacts(outs["spec_path"], outs["layout"], outs["out_dir"], outs["artifacts"])
+    assert path == Path(artifact["path"]) and path.stat().st_size == artifact["size"]
+
+
+def test_ensure_artifacts_refuses_a_rebuild_that_differs_from_the_state(group: Path, tmp_path: Path) -> None:
+    outs = TritonModelRepositoryProvider().create(inputs(group, tmp_path / "out")).outs
+    Path(outs["artifacts"][0]["path"]).unlink()
+    (group.parent / "models" / "preprocess" / "model.py").write_text("# edited since the deployment\n")
+    with pytest.raises(ArtifactMismatch, match="changed since"):
+        ensure_artifacts(outs["spec_path"], outs["layout"], outs["out_dir"], outs["artifacts"])
+
+
+def test_check_rejects_an_unknown_layout(group: Path, tmp_path: Path) -> None:
+    checked = TritonModelRepositoryProvider().check({}, {**inputs(group, tmp_path / "out"), "layout": "zip"})
+    assert [(f.property, f.reason) for f in checked.failures] == [
+        ("layout", "layout is one of single, per-model, not 'zip'")
+    ]
+
+
+def test_delete_removes_the_recorded_artifacts(group: Path, tmp_path: Path) -> None:
+    provider = TritonModelRepositoryProvider()
+    outs = provider.create(inputs(group, tmp_path / "out")).outs
+    provider.delete("id", outs)
+    assert not Path(outs["artifacts"][0]["path"]).exists()
+
+
+def test_a_program_rebuilds_only_when_content_changes_and_previews_the_change(group: Path, tmp_path: Path) -> None:
+    def program() -> None:
+        repository = TritonModelRepository(
+            "vision", TritonModelRepositoryArgs(str(group), "single", str(tmp_path / "out"))
+        )
+        pulumi.export("sha256", repository.repository_sha256)
+
+    stack = PulumiProgramHarness(program)
+    first = stack.up()
+    assert first.created == ["vision"] and len(first.outputs["sha256"]) == 64
+    model = group.parent / "models" / "preprocess" / "model.py"
+    os.utime(model, (1, 1))
+    assert stack.up().unchanged == ["vision"]
+
+    model.write_text(model.read_text() + "# a comment changes the bytes\n")
+    preview = stack.preview()
+    assert preview.updated == ["vision"]
+    assert preview.messages() == ["model preprocess: 1/model.py changed"]
+    second = stack.up()
+    assert second.updated == ["vision"] and second.outputs["sha256"] != first.outputs["sha256"]
+    assert stack.destroy().deleted == ["vision"]
+    assert not (tmp_path / "out" / "repository.zip").exists()
