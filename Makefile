@@ -9,7 +9,6 @@ STAMP := $(VENV)/.installed-stamp
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
@@ -30,8 +29,13 @@ demo: venv
 stop: venv
 	$(VENV)/bin/triton-groups stop
 
+# Benchmarks are run by hand (they need minutes and a quiet machine); each appends its numbers to bench/RESULTS.md.
 bench: venv
-	$(PY) bench/run_all.py
+	$(PY) bench/packaging.py
+	$(PY) bench/start_to_ready.py
+	$(PY) bench/smoke_parallelism.py
+	$(PY) bench/harness_overhead.py
+	$(PY) bench/load_check.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .triton-groups

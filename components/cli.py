@@ -16,10 +16,26 @@ from typing import TYPE_CHECKING
 from components.core.problems import UserError
 
 if TYPE_CHECKING:
+    from components.core.plan import RepositoryPlan
     from components.core.runtime import ServerRecord
 
 Handler = Callable[[argparse.Namespace], int]
 DEMO_STATE_DIR = ".triton-groups/local/demo"
+
+
+def _valid_plan(source: str, verb: str) -> RepositoryPlan:
+    """The plan of `source`, its warnings printed; UserError (nothing done) when the validator finds errors."""
+    from components.core.plan import load_plan
+    from components.core.problems import errors
+    from components.core.validate import validate_plan
+
+    plan = load_plan(source)
+    problems = validate_plan(plan)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if errors(problems):
+        raise UserError(f"{source}: not {verb}, fix the problems above first")
+    return plan
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -46,16 +62,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _build(args: argparse.Namespace) -> int:
     from components.core.package import build_artifacts
-    from components.core.plan import load_plan
-    from components.core.problems import errors
-    from components.core.validate import validate_plan
 
-    plan = load_plan(args.source)
-    problems = validate_plan(plan)
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    if errors(problems):
-        raise UserError(f"{args.source}: not built, fix the problems above first")
+    plan = _valid_plan(args.source, "built")
     cache = Path(args.cache) if args.cache else None
     result = build_artifacts(plan, Path(args.out), layout=args.layout, cache_path=cache)
     if args.json:
@@ -85,17 +93,9 @@ def _smoke(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import signal
 
-    from components.core.plan import load_plan
-    from components.core.problems import errors
     from components.core.runtime import LocalServer, default_state_dir, group_name
-    from components.core.validate import validate_plan
 
-    plan = load_plan(args.source)
-    problems = validate_plan(plan)
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    if errors(problems):
-        raise UserError(f"{args.source}: not served, fix the problems above first")
+    plan = _valid_plan(args.source, "served")
     state_dir = Path(args.state_dir) if args.state_dir else default_state_dir(group_name(plan))
     ports = {"http_port": args.http_port, "grpc_port": args.grpc_port}
     if args.detach:
@@ -142,22 +142,16 @@ def _stop(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     """The local deployment without Pulumi: build, serve detached (or update the server already there), smoke."""
     from components.core.package import build_artifacts
-    from components.core.plan import load_plan
-    from components.core.problems import Problem, errors
+    from components.core.problems import Problem
     from components.core.runtime import LocalServer, ServerRecord, is_serving, sync
     from components.core.smoke.runner import run_smoke
     from components.core.smoke.triton_transport import TritonTransport
-    from components.core.validate import validate_plan
 
-    plan = load_plan(args.spec)
-    if plan.spec is None:
+    if Path(args.spec).is_dir():
         raise UserError(Problem(args.spec, "", "demo needs a group spec (YAML): its smoke cases are the test",
                                 "demo.not_a_spec"))
-    problems = validate_plan(plan)
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    if errors(problems):
-        raise UserError(f"{args.spec}: not deployed, fix the problems above first")
+    plan = _valid_plan(args.spec, "deployed")
+    assert plan.spec is not None
     state_dir = Path(args.state_dir)
     built = build_artifacts(plan, state_dir / "artifacts")
     for artifact in built.artifacts:

@@ -38,7 +38,7 @@ class LocalStack:
         self.harness = PulumiProgramHarness(PROGRAM, stack="local", config={
             "triton-groups:target": "local",
             "triton-groups:spec": str(self.group / "group.yaml"),
-            "triton-groups:state_dir": str(self.state_dir),
+            "triton-groups:stateDir": str(self.state_dir),
         })
 
     def server_outputs(self) -> dict:

@@ -1,7 +1,7 @@
 """The local stack's program: the stack config read, the spec checked, one LocalTritonDeployment made.
 
 Stack config (namespace `triton-groups`): `spec` (required; a path relative to the project),
-`http_port` (optional), `protocol` (http | grpc, default http), `state_dir` (optional, default
+`httpPort` (optional), `protocol` (http | grpc, default http), `stateDir` (optional, default
 `.triton-groups/local/<stack>`). A missing or invalid setting, or an invalid spec, stops the program
 with a one-line error naming the stack config key or the spec's problems, never a traceback.
 """
@@ -40,9 +40,9 @@ def deploy_local(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
     if protocol not in PROTOCOLS:
         raise pulumi.RunError(f"stack config {NAMESPACE}:protocol is {protocol!r}; use one of {', '.join(PROTOCOLS)}")
     try:
-        http_port = config.get_int("http_port")
+        http_port = config.get_int("httpPort")
     except pulumi.ConfigTypeError:
-        raise pulumi.RunError(f"stack config {NAMESPACE}:http_port must be a port number") from None
+        raise pulumi.RunError(f"stack config {NAMESPACE}:httpPort must be a port number") from None
     try:
         plan = load_plan(resolve_path(spec_path))
     except UserError as exc:
@@ -56,7 +56,7 @@ def deploy_local(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
     if errors(problems):
         raise run_error(errors(problems), f"the spec {spec_path} is not valid")
     args = LocalTritonDeploymentArgs(spec_path, http_port=http_port, protocol=protocol,
-                                     state_dir=config.get("state_dir"))
+                                     state_dir=config.get("stateDir"))
     deployment = LocalTritonDeployment(plan.spec.name, args)
     return {
         "endpoint": deployment.endpoint,
