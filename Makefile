@@ -31,7 +31,7 @@ stop: venv
 
 # Benchmarks are run by hand (they need minutes and a quiet machine); each appends its numbers to bench/RESULTS.md.
 bench: venv
-	$(PY) bench/packaging.py
+	$(PY) bench/packaging_bench.py
 	$(PY) bench/start_to_ready.py
 	$(PY) bench/smoke_parallelism.py
 	$(PY) bench/harness_overhead.py

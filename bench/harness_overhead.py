@@ -7,7 +7,8 @@ examples/vision/smoke/image.npy), for each protocol, `--trials` times, the order
 - reference: a bare tritonclient loop, same protocol, model, input and N: one client, the
   InferInput built once, one untimed warm-up request (the runner sends one too), then N timed
   `client.infer` calls. This is the leanest loop tritonclient allows, so the ratio is strict;
-- for attribution: `TritonTransport.infer` called in a plain loop (our transport, without the runner).
+- for attribution: the transport as the runner uses it, without the runner: `TritonTransport.prepare`
+  once, then one warm-up and N timed `TritonRequest.send()` calls in a plain loop.
 The ratio is taken per trial on the p50 (the typical request) and on the mean (which also carries
 outliers). Many short trials in rotated order, because the shared machine's speed drifts within seconds.
 
@@ -19,8 +20,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Run as a script, bench/ comes first on sys.path, where a file such as bench/packaging.py would shadow the
-# `packaging` distribution that tritonclient imports: import from the project root instead.
+# Run as a script, bench/ comes first on sys.path: put the project root there instead, so that
+# `bench.local_common` imports as a package module and no bench file can shadow an installed package.
 sys.path.pop(0)
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -80,14 +81,15 @@ def bare_latencies(url: str, protocol: Protocol, requests: int) -> list[float]:
 
 
 def transport_latencies(url: str, protocol: Protocol, requests: int) -> list[float]:
-    """`TritonTransport.infer` called directly, one warm-up then `requests` timed: the transport without the runner."""
+    """The request prepared once, one warm-up then `requests` timed sends: the transport without the runner."""
     image = Tensor(INPUT, np.load(IMAGE), "UINT8")
     with TritonTransport(url, protocol) as transport:
-        transport.infer(MODEL, [image], [OUTPUT])
+        request = transport.prepare(MODEL, [image], [OUTPUT])
+        request.send()
         latencies = []
         for _ in range(requests):
             sent = time.perf_counter()
-            transport.infer(MODEL, [image], [OUTPUT])
+            request.send()
             latencies.append((time.perf_counter() - sent) * 1000)
         return latencies
 
@@ -137,7 +139,7 @@ def main() -> None:
             print(f"{protocol}: p50 ratio {p50_ratio.median:.3f}", file=sys.stderr)
             rows += [
                 (f"{protocol}: harness p50 (SmokeReport)", percentiles(harness, 50)),
-                (f"{protocol}: `TritonTransport.infer` loop p50 (transport without the runner)",
+                (f"{protocol}: `TritonRequest.send` loop p50 (transport without the runner)",
                  percentiles(transport, 50)),
                 (f"{protocol}: reference p50 (bare tritonclient loop)", percentiles(bare, 50)),
                 (f"{protocol}: harness p99", percentiles(harness, 99)),

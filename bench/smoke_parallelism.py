@@ -16,8 +16,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Run as a script, bench/ comes first on sys.path, where a file such as bench/packaging.py would shadow the
-# `packaging` distribution that tritonclient imports: import from the project root instead.
+# Run as a script, bench/ comes first on sys.path: put the project root there instead, so that
+# `bench.local_common` imports as a package module and no bench file can shadow an installed package.
 sys.path.pop(0)
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 

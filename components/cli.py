@@ -1,19 +1,36 @@
 """The `triton-groups` command: a thin layer over the core.
 
-Exit codes: 0 success, 1 a problem with the user's input or a failed check (one line per problem,
-no traceback), 2 bad command-line usage.
+Exit codes and what is printed on stderr:
+- 0 success.
+- 1 a problem with the user's input or a failed check: each `Problem` the core raised (as UserError)
+  on one line, `file:line: field: message`, saying what to do; no traceback. An OSError the core let
+  through (a path the user gave that cannot be used) is printed the same way, as `path: reason`:
+  it is almost always about the user's files, and each one is a missing UserError to add in the core.
+- 2 bad command-line usage (argparse: unknown option, missing argument, a port that is not 1-65535).
+- 70 (EX_SOFTWARE) an internal error, a bug in triton-groups rather than in the input: the full
+  traceback is printed, then one line saying it is a bug and how to report it. Tracebacks are kept for
+  bugs (and only for them) because they are what a maintainer needs, as pip does.
+- 130 interrupted (Ctrl-C, or SIGTERM, which is handled the same way): one line `interrupted`; whatever was
+  being started is stopped by the core, and a write in progress leaves the previous good state. `serve`
+  in the foreground takes Ctrl-C as its normal way to stop: it stops tritonserver and exits 0.
+- 141 the reader of stdout went away (`| head`): nothing more is printed, as Unix tools do.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+import traceback
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from components.core.problems import UserError
+from components.core.problems import Problem, UserError
 
 if TYPE_CHECKING:
     from components.core.plan import RepositoryPlan
@@ -21,6 +38,12 @@ if TYPE_CHECKING:
 
 Handler = Callable[[argparse.Namespace], int]
 DEMO_STATE_DIR = ".triton-groups/local/demo"
+EXIT_PROBLEMS = 1
+EXIT_INTERNAL_ERROR = 70
+"""EX_SOFTWARE from sysexits.h: an internal software error."""
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE: what a shell reports for a tool whose reader went away (`triton-groups schema | head -1`)."""
 
 
 def _valid_plan(source: str, verb: str) -> RepositoryPlan:
@@ -34,8 +57,45 @@ def _valid_plan(source: str, verb: str) -> RepositoryPlan:
     for problem in problems:
         print(problem, file=sys.stderr)
     if errors(problems):
-        raise UserError(f"{source}: not {verb}, fix the problems above first")
+        raise UserError(Problem(source, "", f"not {verb}, fix the problems above first", "cli.invalid"))
     return plan
+
+
+def _require_spec_file(source: str, command: str) -> None:
+    """UserError unless `source` may be a group spec: `command` needs the spec's smoke cases, not a repository."""
+    if Path(source).is_dir():
+        raise UserError(Problem(source, "", f"is a folder; {command} needs a group spec (YAML), whose smoke cases "
+                                "are the test", f"{command}.not_a_spec"))
+    if not Path(source).exists():
+        raise UserError(Problem(source, "", "no such file; give the path of a group spec (YAML)", "spec.missing"))
+
+
+def _port(text: str) -> int:
+    """argparse type of a TCP port option: 1 to 65535 (leaving the option out picks a free port)."""
+    port = int(text) if text.strip().isdigit() else -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port; give 1 to 65535, or leave the option out to "
+                                         "use a free port")
+    return port
+
+
+def _count(text: str) -> int:
+    """argparse type of a count option: a whole number, at least 1."""
+    count = int(text) if text.strip().isdigit() else 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count; give a whole number, at least 1")
+    return count
+
+
+def _seconds(text: str) -> float:
+    """argparse type of a duration option: a number of seconds greater than 0."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration; give a number of seconds greater than 0")
+    return seconds
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -72,6 +132,8 @@ def _build(args: argparse.Namespace) -> int:
         for artifact in result.artifacts:
             print(f"{artifact.path}  {artifact.size} bytes  sha256:{artifact.sha256}")
         print(f"repository sha256:{result.repository_sha256}")
+        for name in result.removed:
+            print(f"removed {name}: left from an earlier build, not part of this one")
     return 0
 
 
@@ -80,6 +142,7 @@ def _smoke(args: argparse.Namespace) -> int:
     from components.core.smoke.triton_transport import TritonTransport
     from components.core.spec import load_spec
 
+    _require_spec_file(args.spec, "smoke")
     spec = load_spec(args.spec)
     transport = TritonTransport(args.url, args.protocol)
     try:
@@ -91,8 +154,6 @@ def _smoke(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import signal
-
     from components.core.runtime import LocalServer, default_state_dir, group_name
 
     plan = _valid_plan(args.source, "served")
@@ -103,7 +164,6 @@ def _serve(args: argparse.Namespace) -> int:
         _print_endpoints(args.source, record)
         print(f"stop it with: triton-groups stop --state-dir {record.state_dir}")
         return 0
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with LocalServer.start(plan, state_dir, **ports) as server:
         _print_endpoints(args.source, server.record)
         print("press Ctrl-C to stop", flush=True)
@@ -142,14 +202,11 @@ def _stop(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     """The local deployment without Pulumi: build, serve detached (or update the server already there), smoke."""
     from components.core.package import build_artifacts
-    from components.core.problems import Problem
     from components.core.runtime import LocalServer, ServerRecord, is_serving, sync
     from components.core.smoke.runner import run_smoke
     from components.core.smoke.triton_transport import TritonTransport
 
-    if Path(args.spec).is_dir():
-        raise UserError(Problem(args.spec, "", "demo needs a group spec (YAML): its smoke cases are the test",
-                                "demo.not_a_spec"))
+    _require_spec_file(args.spec, "demo")
     plan = _valid_plan(args.spec, "deployed")
     assert plan.spec is not None
     state_dir = Path(args.state_dir)
@@ -166,12 +223,16 @@ def _demo(args: argparse.Namespace) -> int:
         record = LocalServer.start_detached(plan, state_dir, http_port=args.http_port)
     _print_endpoints(args.spec, record)
     transport = TritonTransport(record.http_url if args.protocol == "http" else record.grpc_url, args.protocol)
+    stop_hint = f"stop it with: triton-groups stop --state-dir {state_dir} (or make stop)"
     try:
         report = run_smoke(plan.spec, transport)
+    except KeyboardInterrupt:
+        print(f"the server is left serving; {stop_hint}", file=sys.stderr)
+        raise
     finally:
         transport.close()
     print(report.summary())
-    print(f"left serving; stop it with: triton-groups stop --state-dir {state_dir} (or make stop)")
+    print(f"left serving; {stop_hint}")
     return 0 if report.passed else 1
 
 
@@ -204,15 +265,15 @@ def build_parser() -> argparse.ArgumentParser:
     smoke.add_argument("--protocol", choices=["http", "grpc"], help="default: the URL's scheme, else http")
     smoke.add_argument("--json", action="store_true", help="print the report as JSON")
     smoke.add_argument("--model", action="append", metavar="NAME", help="test only this model (repeatable)")
-    smoke.add_argument("--repeats", type=int, metavar="N", help="requests per case (default: spec smoke.repeats)")
-    smoke.add_argument("--timeout", type=float, metavar="SECONDS",
+    smoke.add_argument("--repeats", type=_count, metavar="N", help="requests per case (default: spec smoke.repeats)")
+    smoke.add_argument("--timeout", type=_seconds, metavar="SECONDS",
                        help="how long to wait for the server and models (default: spec smoke.timeout_s)")
     smoke.set_defaults(handler=_smoke)
 
     serve = commands.add_parser("serve", help="serve a spec or a repository on a local tritonserver")
     serve.add_argument("source", metavar="SPEC_OR_REPO")
-    serve.add_argument("--http-port", type=int, metavar="P", help="default: a free port")
-    serve.add_argument("--grpc-port", type=int, metavar="P", help="default: a free port")
+    serve.add_argument("--http-port", type=_port, metavar="P", help="default: a free port")
+    serve.add_argument("--grpc-port", type=_port, metavar="P", help="default: a free port")
     serve.add_argument("--state-dir", metavar="DIR", help="default: .triton-groups/local/<group name>")
     serve.add_argument("--detach", action="store_true", help="keep serving after this command returns")
     serve.set_defaults(handler=_serve)
@@ -224,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="the local deployment without Pulumi: build, serve detached, smoke-test")
     demo.add_argument("spec", metavar="SPEC")
     demo.add_argument("--state-dir", default=DEMO_STATE_DIR, metavar="DIR", help=f"default: {DEMO_STATE_DIR}")
-    demo.add_argument("--http-port", type=int, metavar="P", help="default: a free port")
+    demo.add_argument("--http-port", type=_port, metavar="P", help="default: a free port")
     demo.add_argument("--protocol", choices=["http", "grpc"], default="http", help="the smoke tests' protocol")
     demo.set_defaults(handler=_demo)
 
@@ -232,16 +293,57 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit code (see the module docstring). Bad usage exits 2 from argparse."""
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
     try:
-        return handler(args)
+        with _terminate_as_interrupt():
+            return handler(args)
     except UserError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
-        return 1
+        return EXIT_PROBLEMS
     except KeyboardInterrupt:
-        return 130
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except OSError as exc:
+        print(_os_error_line(exc), file=sys.stderr)
+        return EXIT_PROBLEMS
+    except Exception as exc:
+        traceback.print_exc()
+        print(f"triton-groups: internal error ({type(exc).__name__}): this is a bug in triton-groups, not in your "
+              "input; please report it with the command you ran and the traceback above", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (`kill`, a CI timeout) raises KeyboardInterrupt like Ctrl-C, so that the same clean-up runs.
+
+    Without it Python dies at once: a server being started is left running, a zip half-written is left
+    as a temporary file. Only in the main thread (signals cannot be set elsewhere); restored on exit.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _os_error_line(exc: OSError) -> str:
+    """`path: reason; what to check` for an operating-system error on a path the user gave."""
+    reason = (exc.strerror or str(exc)).lower()
+    paths = [str(name) for name in (exc.filename, exc.filename2) if name is not None]
+    if not paths:
+        return f"{reason}; check the paths given, their permissions and the free disk space"
+    return f"{' -> '.join(paths)}: {reason}; check this path, its permissions and the free disk space"
 
 
 if __name__ == "__main__":

@@ -1,25 +1,22 @@
 """The OCI stack program (infra/__main__.py with target oci) run under Pulumi mocks, for the OCI tests.
 
-`OciStackHarness` extends the shared `PulumiProgramHarness` (which runs the dynamic providers for real:
-the model repository's zips are built) with what the engine and an OCI account would add:
+`OciStackHarness` is the shared `PulumiProgramHarness` (which runs the dynamic providers for real: the
+model repository's zips are built; it records each registration's resource options, replaces a custom
+resource whose replaceOnChanges property changed, and answers the stack's StackReference to itself),
+given through its public hooks what an OCI account would add:
 
-- every registration's resource options as the engine receives them (dependencies, per-property
-  dependencies, replaceOnChanges, deleteBeforeReplace, parent) and its raw inputs (secrets still wrapped);
-- replacements: a custom resource whose replaceOnChanges property changed gets a new id, as the
-  engine's create-before-delete replacement gives it;
-- computed outputs: a deployment's `modelDeploymentUrl`, a pushed image's `digest`;
-- the stack's StackReference to itself answers with the last successful update's outputs;
-- invokes answer as OCI would (`objectstorage.get_namespace` gives `NAMESPACE`), and are recorded;
+- computed outputs: a deployment's `modelDeploymentUrl` and `state`, a pushed image's `digest`;
+- invokes answer as OCI would (`objectstorage.get_namespace` gives `NAMESPACE`);
 - the OCI smoke test is recorded, not run: there is no OCI deployment to call.
 
-`oci_project(tmp)` lays out a project (Pulumi.yaml, stacks/Pulumi.dev.yaml, the vision example) in a
-temporary folder, with a generated API key (encrypted PEM + passphrase) and OCI config file, so that
-artifacts, caches and keys never touch the real checkout.
+Every run happens in the harness's project folder (`project`), a temporary one in tests: artifacts,
+hash caches and the image context land there, never in the checkout. `oci_project(tmp)` lays out such a
+project (Pulumi.yaml, stacks/Pulumi.dev.yaml, the vision example) with a generated API key (encrypted
+PEM + passphrase) and OCI config file.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import shutil
@@ -32,41 +29,15 @@ import pulumi_program_harness as base
 import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from pulumi.runtime import mocks, rpc
-from pulumi_program_harness import PROVIDER_KEY, PulumiProgramHarness, RunResult, engine_view, load_provider
+from pulumi_program_harness import PulumiProgramHarness
 
 from components.providers.smoke_test import InferenceSmokeTestProvider
 
 ROOT = Path(__file__).resolve().parents[1]
-STACK_REFERENCE = "pulumi:pulumi:StackReference"
 MODEL_DEPLOYMENT = "oci:DataScience/modelDeployment:ModelDeployment"
 DOCKER_IMAGE = "docker-build:index:Image"
 GET_NAMESPACE = "oci:ObjectStorage/getNamespace:getNamespace"
 NAMESPACE = "mocktenancy"
-
-
-@dataclass(frozen=True)
-class Registration:
-    """One resource registration as the engine receives it."""
-
-    type: str
-    name: str
-    urn: str
-    parent: str
-    dependencies: frozenset[str]
-    property_dependencies: dict[str, frozenset[str]]
-    replace_on_changes: tuple[str, ...]
-    delete_before_replace: bool | None
-    raw_inputs: dict[str, Any]
-
-    @property
-    def inputs(self) -> dict[str, Any]:
-        """The inputs with secrets unwrapped, as a provider receives them."""
-        return engine_view(self.raw_inputs)
-
-    def depends_on(self, other: Registration) -> bool:
-        """True when the engine orders this resource after `other` (an explicit or a property dependency)."""
-        return other.urn in self.dependencies or any(other.urn in urns for urns in self.property_dependencies.values())
 
 
 @dataclass(frozen=True)
@@ -78,112 +49,39 @@ class OciCredentials:
     passphrase: str
 
 
-class OciStackHarness(PulumiProgramHarness):
-    """The shared harness, plus resource options, replacements, computed outputs, invokes and the self-reference.
+def oci_outputs(type_: str, resource_id: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """What OCI and the registry compute: a deployment's URL and state, a pushed image's digest."""
+    if type_ == MODEL_DEPLOYMENT:
+        return {"modelDeploymentUrl": f"https://modeldeployment.us-ashburn-1.oci.customer-oci.com/{resource_id}",
+                "state": "ACTIVE"}
+    if type_ == DOCKER_IMAGE:
+        pushed = json.dumps({"tags": inputs.get("tags"), "dockerfile": inputs.get("dockerfile")}, sort_keys=True)
+        return {"digest": "sha256:" + hashlib.sha256(pushed.encode()).hexdigest()}
+    return {}
 
-    `program` defaults to the project's infra/__main__.py.
-    """
+
+def oci_invoke(token: str, _args: dict[str, Any]) -> dict[str, Any]:
+    """What OCI answers to the program's lookups: the tenancy's Object Storage namespace."""
+    return {"namespace": NAMESPACE} if token == GET_NAMESPACE else {}
+
+
+class OciStackHarness(PulumiProgramHarness):
+    """The shared harness with OCI's computed outputs and lookups, the smoke test recorded but not run, and
+    every run in `project` (the folder the program and its providers run in). `program` defaults to the
+    project's infra/__main__.py."""
 
     def __init__(
-        self, config: Mapping[str, str], *, program: base.Program | None = None, stack: str = "dev"
+        self, config: Mapping[str, str], *, project: Path, program: base.Program | None = None, stack: str = "dev"
     ) -> None:
-        super().__init__(program or base.program_from_file(ROOT / "infra" / "__main__.py"), stack=stack,
-                         config=config)
-        self.registrations: dict[str, Registration] = {}
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.last_outputs: dict[str, Any] = {}
-        self.smoke_runs: list[dict[str, Any]] = []
-        self._generation = 0
-
-    def registered(self, type_: str) -> list[Registration]:
-        """This run's registrations of one resource type, in registration order."""
-        return [r for r in self.registrations.values() if r.type == type_]
-
-    def one(self, type_: str) -> Registration:
-        found = self.registered(type_)
-        assert len(found) == 1, f"{len(found)} registrations of {type_}: {[r.name for r in found]}"
-        return found[0]
-
-    def _run(self, config: Mapping[str, str] | None, *, preview: bool, check: bool) -> RunResult:
-        self.registrations = {}
-        original = base._UrnCapturingMonitor.RegisterResource
-
-        def recording(monitor: Any, request: Any) -> Any:
-            mocks._ensure_event_loop()
-            self.registrations[request.name] = Registration(
-                type=request.type,
-                name=request.name,
-                urn=monitor.make_urn(request.parent, request.type, request.name),
-                parent=request.parent,
-                dependencies=frozenset(request.dependencies),
-                property_dependencies={
-                    key: frozenset(value.urns) for key, value in request.propertyDependencies.items()
-                },
-                replace_on_changes=tuple(request.replaceOnChanges),
-                delete_before_replace=request.deleteBeforeReplace if request.deleteBeforeReplaceDefined else None,
-                raw_inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
-            )
-            return original(monitor, request)
-
-        def answer(_mocks: Any, args: mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
-            self.calls.append((args.token, dict(args.args)))
-            return ({"namespace": NAMESPACE} if args.token == GET_NAMESPACE else {}), []
-
-        original_call = base._EngineMocks.call
-        base._UrnCapturingMonitor.RegisterResource = recording  # type: ignore[method-assign]
-        base._EngineMocks.call = answer  # type: ignore[method-assign]
-        try:
-            result = super()._run(config, preview=preview, check=check)
-        finally:
-            base._UrnCapturingMonitor.RegisterResource = original  # type: ignore[method-assign]
-            base._EngineMocks.call = original_call  # type: ignore[method-assign]
-        if not preview and result.error is None:
-            self.last_outputs = dict(result.outputs)
-        return result
-
-    def _step_dynamic(self, urn: str, args: mocks.MockResourceArgs, result: RunResult) -> tuple[str | None, dict]:
-        if isinstance(load_provider(engine_view(args.inputs)[PROVIDER_KEY]), InferenceSmokeTestProvider):
-            self.smoke_runs.append(engine_view(args.inputs))
-            return PulumiProgramHarness._step_other(self, urn, args, result)
-        return super()._step_dynamic(urn, args, result)
-
-    def _step_other(self, urn: str, args: mocks.MockResourceArgs, result: RunResult) -> tuple[str | None, dict]:
-        inputs = engine_view(args.inputs)
-        old = self.state.get(urn)
-        replaced = old is not None and args.custom and self._replaces(args.name, old.inputs, inputs)
-        if self._preview and args.custom and args.typ != STACK_REFERENCE:
-            changed = old is None or old.inputs != inputs
-            kind = result.replaced if replaced else result.created if old is None else (
-                result.updated if changed else result.unchanged)
-            self._note(kind, args.name)
-        resource_id, outputs = super()._step_other(urn, args, result)
-        if replaced and self._preview:
-            resource_id = ""
-        elif replaced:
-            self._generation += 1
-            resource_id = f"{args.name}-id-{self._generation}"
-            result.updated.remove(args.name)
-            self._note(result.replaced, args.name)
-        outputs = {**outputs, **self._computed(args.typ, resource_id, inputs)}
-        if urn in self.state and not self._preview:
-            self.state[urn] = dataclasses.replace(self.state[urn], id=resource_id, outputs=outputs)
-        return resource_id, outputs
-
-    def _replaces(self, name: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
-        registration = self.registrations.get(name)
-        keys = registration.replace_on_changes if registration else ()
-        return any(old.get(key) != new.get(key) for key in keys)
-
-    def _computed(self, type_: str, resource_id: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        if type_ == MODEL_DEPLOYMENT:
-            return {"modelDeploymentUrl": f"https://modeldeployment.us-ashburn-1.oci.customer-oci.com/{resource_id}",
-                    "state": "ACTIVE"}
-        if type_ == DOCKER_IMAGE:
-            pushed = json.dumps({"tags": inputs.get("tags"), "dockerfile": inputs.get("dockerfile")}, sort_keys=True)
-            return {"digest": "sha256:" + hashlib.sha256(pushed.encode()).hexdigest()}
-        if type_ == STACK_REFERENCE:
-            return {"outputs": dict(self.last_outputs), "secretOutputNames": []}
-        return {}
+        super().__init__(
+            program or base.program_from_file(ROOT / "infra" / "__main__.py"),
+            stack=stack,
+            config=config,
+            project_dir=project,
+            custom_outputs=oci_outputs,
+            invoke_results=oci_invoke,
+            skipped_providers=(InferenceSmokeTestProvider,),
+        )
 
 
 def make_credentials(folder: Path, passphrase: str = "correct horse battery staple 0xC0FFEE") -> OciCredentials:
@@ -212,8 +110,7 @@ def make_credentials(folder: Path, passphrase: str = "correct horse battery stap
 def oci_project(folder: Path) -> tuple[Path, OciCredentials]:
     """A project folder like the checkout's (Pulumi.yaml, stacks/Pulumi.dev.yaml, the vision example) and a key.
 
-    Run the harness with this folder as the current directory: the program finds its project, spec and
-    artifact folder there.
+    Give it to the harness as `project`: the program finds its project, spec and artifact folder there.
     """
     project = folder / "project"
     (project / "stacks").mkdir(parents=True)

@@ -1,21 +1,28 @@
 """A test harness that runs a Pulumi program without the Pulumi CLI, executing its dynamic providers for real.
 
 Real deployments go through the Pulumi CLI (`make up`). The CLI cannot run on CI machines, so tests run the
-program under `pulumi.runtime.set_mocks` with mocks that play the engine's part for dynamic resources:
+program under `pulumi.runtime.set_mocks` with mocks that play the engine's part:
 
-- a first run calls the provider's `check` then `create`;
-- a later run of the same URN calls `diff` against the previous run's recorded outputs, then `update`,
-  a replacement (delete-then-create or create-then-delete) or nothing, as the diff says;
+- a dynamic resource's first run calls the provider's `check` then `create`; a later run of the same URN
+  calls `diff` against the previous run's recorded outputs, then `update`, a replacement
+  (delete-then-create or create-then-delete) or nothing, as the diff says;
+- other custom resources (pulumi_oci's, ...) get their inputs as outputs, plus what the `custom_outputs`
+  hook computes (an OCID, a URL); one whose replaceOnChanges property changed is replaced (a new id);
+- a StackReference to the stack itself reads the outputs of its last successful update ({} before);
+- invokes (`get_*` functions) are recorded in `calls` and answered by the `invoke_results` hook;
+- each registration is recorded as the engine receives it, with its resource options (`registrations`);
 - after a successful run, resources that the program no longer registers are deleted, newest first;
 - `destroy()` deletes every resource, newest first; `preview()` runs `check` and `diff` only.
 
 State (inputs, outputs, id per URN) lives in the harness object between runs, like a stack's state.
+Given a `project_dir`, runs and destroys happen in that folder, as the engine runs a program (and its
+providers) in its project's folder: the program's relative paths (artifacts, caches) land there.
 Each run gets a fresh contextvars context and a fresh event loop set before `set_mocks`, and a fresh set of
 pending outputs: the Pulumi SDK keeps its root stack, config and pending work in context variables (some with
 defaults shared by every context) and breaks when a loop or a task from an earlier run is reused. Asyncio's
 complaints about futures of a failed run never awaited go to the run's logs (level "ASYNCIO"), not to stderr.
-Other custom resources (not dynamic) are echoed back with their inputs as outputs; component resources are
-recorded too. Every run returns a `RunResult` saying what was created, updated, replaced, unchanged or deleted.
+Component resources are recorded too. Every run returns a `RunResult` saying what was created, updated,
+replaced, unchanged or deleted.
 """
 
 from __future__ import annotations
@@ -24,9 +31,11 @@ import asyncio
 import base64
 import contextvars
 import logging
+import os
 import runpy
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,10 +50,17 @@ from pulumi.runtime.stack import run_pulumi_func
 
 PROVIDER_KEY = "__provider"
 DYNAMIC_TYPE_PREFIX = "pulumi-python:dynamic"
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+ORGANIZATION = "organization"
+"""The organization a program sees (`pulumi.get_organization()`), as with the CLI's self-managed backends."""
 UNKNOWN = rpc.UNKNOWN
 """How an input or output not known until the deployment runs appears in previews (as the engine sends it)."""
 
 Program = Callable[[], None]
+CustomOutputs = Callable[[str, str, dict[str, Any]], Mapping[str, Any]]
+"""(type, id, inputs) -> outputs a provider computes for a custom resource that is not dynamic, over its inputs."""
+InvokeResults = Callable[[str, dict[str, Any]], Mapping[str, Any]]
+"""(token, args) -> what an invoke (a `get_*` function) returns."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +75,35 @@ class ResourceState:
     outputs: dict[str, Any]
     custom: bool
     order: int
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One resource registration as the engine receives it: its options and its raw inputs (secrets wrapped)."""
+
+    type: str
+    name: str
+    urn: str
+    parent: str
+    dependencies: frozenset[str]
+    property_dependencies: dict[str, frozenset[str]]
+    replace_on_changes: tuple[str, ...]
+    delete_before_replace: bool | None
+    raw_inputs: dict[str, Any]
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        """The inputs with secrets unwrapped, as a provider receives them."""
+        return engine_view(self.raw_inputs)
+
+    def depends_on(self, other: Registration) -> bool:
+        """True when the engine orders this resource after `other` (an explicit or a property dependency)."""
+        return other.urn in self.dependencies or any(other.urn in urns for urns in self.property_dependencies.values())
+
+    def replaced_by(self, old_inputs: Mapping[str, Any], new_inputs: Mapping[str, Any]) -> bool:
+        """True when a change from `old_inputs` touches a replaceOnChanges property ("*": any property)."""
+        keys = set(old_inputs) | set(new_inputs) if "*" in self.replace_on_changes else self.replace_on_changes
+        return any(old_inputs.get(key) != new_inputs.get(key) for key in keys)
 
 
 @dataclass
@@ -116,20 +161,36 @@ def engine_view(value: Any) -> Any:
     return value
 
 
-class _UrnCapturingMonitor(mocks.MockMonitor):
-    """The SDK's mock monitor, telling the mocks the URN of the resource being registered (it has the parent)."""
+class _RecordingMonitor(mocks.MockMonitor):
+    """The SDK's mock monitor, telling the mocks what it alone knows: the URN (it has the parent), whether the
+    resource is read rather than registered, and the registration's resource options."""
 
     def __init__(self, harness_mocks: _EngineMocks) -> None:
         super().__init__(harness_mocks)
         self._harness_mocks = harness_mocks
 
     def RegisterResource(self, request: Any) -> Any:
-        self._harness_mocks.current.urn = self.make_urn(request.parent, request.type, request.name)
+        urn = self.make_urn(request.parent, request.type, request.name)
+        self._harness_mocks.current.urn = urn
+        self._harness_mocks.current.read = False
+        mocks._ensure_event_loop()  # deserializing resource references needs one on this thread
+        self._harness_mocks.harness._register(Registration(
+            type=request.type,
+            name=request.name,
+            urn=urn,
+            parent=request.parent,
+            dependencies=frozenset(request.dependencies),
+            property_dependencies={key: frozenset(value.urns) for key, value in request.propertyDependencies.items()},
+            replace_on_changes=tuple(request.replaceOnChanges),
+            delete_before_replace=request.deleteBeforeReplace if request.deleteBeforeReplaceDefined else None,
+            raw_inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
+        ))
         return super().RegisterResource(request)
 
     def ReadResource(self, request: Any) -> Any:
         """Reads (a StackReference, `Resource.get`) are stepped like registrations: they need the URN too."""
         self._harness_mocks.current.urn = self.make_urn(request.parent, request.type, request.name)
+        self._harness_mocks.current.read = True
         return super().ReadResource(request)
 
 
@@ -143,15 +204,16 @@ class _EngineMocks(mocks.Mocks):
         self.current = threading.local()
         self.lock = threading.Lock()
 
-    def call(self, args: mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
-        answer = self.harness.invoke_results(args.token, engine_view(args.args)) if self.harness.invoke_results else {}
-        return dict(answer), None
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
+        return dict(self.harness._invoke(args.token, engine_view(args.args))), []
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict]:
         urn: str = self.current.urn
+        if self.current.read:
+            return self.harness._step_read(args)
         with self.lock:
             self.registered.add(urn)
-        if args.typ.startswith(DYNAMIC_TYPE_PREFIX):
+        if args.typ.startswith(DYNAMIC_TYPE_PREFIX) and self.harness._runs(engine_view(args.inputs)[PROVIDER_KEY]):
             return self.harness._step_dynamic(urn, args, self.result)
         return self.harness._step_other(urn, args, self.result)
 
@@ -160,9 +222,15 @@ class PulumiProgramHarness:
     """Runs one stack of a Pulumi program under mocks again and again, keeping its state between runs.
 
     `config` holds stack config as `pulumi config` would (`{"triton-groups:target": "local"}`); a run may
-    override it. Custom resources that are not dynamic (pulumi_oci's, ...) get their inputs as outputs, plus
-    what `custom_outputs(type, name, inputs)` computes (an OCID, a URL); invokes (`get_*` functions) answer
-    `invoke_results(token, args)`, or nothing.
+    override it. `project_dir`: the folder runs happen in (default: the current directory).
+    Hooks for what the engine's providers and a cloud account would add:
+    - `custom_outputs(type, id, inputs)`: the outputs a custom resource that is not dynamic gets over its
+      inputs (an OCID, a URL);
+    - `invoke_results(token, args)`: what an invoke returns (default: nothing);
+    - `skipped_providers`: dynamic provider classes not run (a provider that needs a service this machine
+      lacks): their resources are stepped like other custom resources, their registrations recorded.
+    After each run, `registrations` holds its registrations by resource name, `calls` its invokes
+    (token, args), and `last_outputs` the stack outputs of the last successful update.
     Runs raise `HarnessRunError` when the program or a provider fails, unless `check=False`.
     """
 
@@ -173,19 +241,32 @@ class PulumiProgramHarness:
         project: str = "triton-groups",
         stack: str = "local",
         config: Mapping[str, str] | None = None,
-        custom_outputs: Callable[[str, str, dict[str, Any]], Mapping[str, Any]] | None = None,
-        invoke_results: Callable[[str, dict[str, Any]], Mapping[str, Any]] | None = None,
+        project_dir: Path | None = None,
+        custom_outputs: CustomOutputs | None = None,
+        invoke_results: InvokeResults | None = None,
+        skipped_providers: tuple[type[ResourceProvider], ...] = (),
     ) -> None:
         self.program = program
-        self.custom_outputs = custom_outputs
-        self.invoke_results = invoke_results
         self.project = project
         self.stack = stack
         self.config: dict[str, str] = dict(config or {})
+        self.project_dir = project_dir
+        self.custom_outputs = custom_outputs
+        self.invoke_results = invoke_results
+        self.skipped_providers = skipped_providers
         self.state: dict[str, ResourceState] = {}
+        self.registrations: dict[str, Registration] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.last_outputs: dict[str, Any] = {}
         self._order = 0
+        self._generation = 0
         self._lock = threading.Lock()
         self._preview = False
+
+    @property
+    def stack_name(self) -> str:
+        """The fully qualified name a StackReference to this stack uses."""
+        return f"{ORGANIZATION}/{self.project}/{self.stack}"
 
     def resource(self, name: str) -> ResourceState:
         """The recorded state of the resource called `name` (names are unique in our programs)."""
@@ -193,6 +274,16 @@ class PulumiProgramHarness:
         if len(matches) != 1:
             raise KeyError(f"{len(matches)} resources named {name!r} in the state: {sorted(self.state)}")
         return matches[0]
+
+    def registered(self, type_: str) -> list[Registration]:
+        """The last run's registrations of one resource type, in registration order."""
+        return [registration for registration in self.registrations.values() if registration.type == type_]
+
+    def one(self, type_: str) -> Registration:
+        """The last run's only registration of `type_`."""
+        found = self.registered(type_)
+        assert len(found) == 1, f"{len(found)} registrations of {type_}: {[r.name for r in found]}"
+        return found[0]
 
     def up(self, config: Mapping[str, str] | None = None, *, check: bool = True) -> RunResult:
         """Run the program and apply its changes, like `pulumi up --yes --skip-preview`."""
@@ -205,13 +296,32 @@ class PulumiProgramHarness:
     def destroy(self) -> RunResult:
         """Delete every resource in the state, newest first, like `pulumi destroy --yes`."""
         result = RunResult()
-        self._delete_missing(set(), result)
+        with self._in_project_dir():
+            self._delete_missing(set(), result)
+        self.last_outputs = {}
         return result
+
+    @contextmanager
+    def _in_project_dir(self) -> Iterator[None]:
+        if self.project_dir is None:
+            yield
+            return
+        previous = Path.cwd()
+        os.chdir(self.project_dir)
+        try:
+            yield
+        finally:
+            os.chdir(previous)
 
     def _run(self, config: Mapping[str, str] | None, *, preview: bool, check: bool) -> RunResult:
         result = RunResult(preview=preview)
         run_config = {**self.config, **(config or {})}
-        contextvars.Context().run(self._run_in_context, run_config, preview, result)
+        self.registrations = {}
+        self.calls = []
+        with self._in_project_dir():
+            contextvars.Context().run(self._run_in_context, run_config, preview, result)
+        if result.error is None and not preview:
+            self.last_outputs = dict(result.outputs)
         if result.error is not None and check:
             raise HarnessRunError(result) from result.error
         return result
@@ -234,7 +344,8 @@ class PulumiProgramHarness:
                 stack=self.stack,
                 preview=preview,
                 logger=logger,
-                monitor=_UrnCapturingMonitor(engine_mocks),
+                monitor=_RecordingMonitor(engine_mocks),
+                organization=ORGANIZATION,
             )
             SETTINGS.outputs = set()  # by default every context shares one set of pending outputs
             pulumi.runtime.set_all_config(config)
@@ -260,6 +371,28 @@ class PulumiProgramHarness:
             known = loop.run_until_complete(output.is_known())
             exports[key] = loop.run_until_complete(output.future()) if known else UNKNOWN
         return exports
+
+    def _register(self, registration: Registration) -> None:
+        with self._lock:
+            self.registrations[registration.name] = registration
+
+    def _invoke(self, token: str, args: dict[str, Any]) -> Mapping[str, Any]:
+        with self._lock:
+            self.calls.append((token, args))
+        return self.invoke_results(token, args) if self.invoke_results else {}
+
+    def _runs(self, serialized_provider: Any) -> bool:
+        """Whether the harness runs this dynamic provider (it is not one of `skipped_providers`)."""
+        return not isinstance(load_provider(serialized_provider), self.skipped_providers)
+
+    def _step_read(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict]:
+        """A read: only a StackReference to this very stack, which gives its last update's outputs."""
+        inputs = engine_view(args.inputs)
+        if args.typ != STACK_REFERENCE or inputs.get("name") != self.stack_name:
+            raise ValueError(f"{args.name}: the harness reads only a StackReference to {self.stack_name}, not "
+                             f"{args.typ} {inputs.get('name', args.resource_id)!r}")
+        return self.stack_name, {"name": self.stack_name, "outputs": dict(self.last_outputs),
+                                 "secretOutputNames": []}
 
     def _step_dynamic(self, urn: str, args: mocks.MockResourceArgs, result: RunResult) -> tuple[str | None, dict]:
         news = engine_view(args.inputs)
@@ -324,16 +457,32 @@ class PulumiProgramHarness:
         return replacement
 
     def _step_other(self, urn: str, args: mocks.MockResourceArgs, result: RunResult) -> tuple[str | None, dict]:
+        """A component (recorded, no outputs) or a custom resource the harness does not run: its inputs are its
+        outputs, plus `custom_outputs`; a change of a replaceOnChanges property gives it a new id."""
         inputs = engine_view(args.inputs)
         old = self.state.get(urn)
-        resource_id = (old.id if old else f"{args.name}-id") if args.custom else ""
-        if args.custom and not self._preview:
-            kind = result.created if old is None else result.unchanged if old.inputs == inputs else result.updated
-            self._note(kind, args.name)
-        computed = self.custom_outputs(args.typ, args.name, inputs) if args.custom and self.custom_outputs else {}
+        order = old.order if old else None
+        if not args.custom:
+            self._record(urn, args, "", inputs, inputs, order=order)
+            return "", {}
+        registration = self.registrations.get(args.name)
+        replaced = old is not None and registration is not None and registration.replaced_by(old.inputs, inputs)
+        if old is None:
+            kind, resource_id = result.created, "" if self._preview else f"{args.name}-id"
+        elif replaced:
+            kind, resource_id = result.replaced, "" if self._preview else self._new_id(args.name)
+        else:
+            kind, resource_id = result.updated if old.inputs != inputs else result.unchanged, old.id
+        self._note(kind, args.name)
+        computed = self.custom_outputs(args.typ, resource_id, inputs) if self.custom_outputs else {}
         outputs = {**inputs, **computed}
-        self._record(urn, args, resource_id, inputs, outputs, order=old.order if old else None)
-        return resource_id, outputs if args.custom else {}
+        self._record(urn, args, resource_id, inputs, outputs, order=order)
+        return resource_id, outputs
+
+    def _new_id(self, name: str) -> str:
+        with self._lock:
+            self._generation += 1
+            return f"{name}-id-{self._generation}"
 
     def _record(
         self, urn: str, args: mocks.MockResourceArgs, resource_id: str, inputs: dict, outputs: dict,
@@ -357,7 +506,7 @@ class PulumiProgramHarness:
     def _delete_missing(self, registered: set[str], result: RunResult) -> None:
         gone = sorted((s for urn, s in self.state.items() if urn not in registered), key=lambda s: -s.order)
         for state in gone:
-            if state.type.startswith(DYNAMIC_TYPE_PREFIX):
+            if state.type.startswith(DYNAMIC_TYPE_PREFIX) and self._runs(state.outputs[PROVIDER_KEY]):
                 load_provider(state.outputs[PROVIDER_KEY]).delete(state.id, state.outputs)
             if state.custom:
                 result.deleted.append(state.name)

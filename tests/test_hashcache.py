@@ -150,6 +150,20 @@ def test_an_unusable_cache_file_counts_as_empty(tmp_path: Path, content: bytes) 
     assert cache.sha256_of(weights, os.stat(weights)) == hashlib.sha256(b"weights").hexdigest()
 
 
+def test_a_file_that_is_not_a_cache_is_never_overwritten(tmp_path: Path) -> None:
+    weights = settled_file(tmp_path / "w.bin", b"weights")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    cache = HashCache(notes)
+    cache.sha256_of(weights, os.stat(weights))
+
+    with pytest.raises(UserError) as caught:
+        cache.save()
+
+    assert [p.code for p in caught.value.problems] == ["hash.foreign_file"]
+    assert notes.read_text() == "my notes\n"
+
+
 def test_reading_a_vanished_file_is_a_user_error(tmp_path: Path) -> None:
     weights = settled_file(tmp_path / "w.bin", b"weights")
     st = os.stat(weights)

@@ -13,6 +13,7 @@ import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -21,6 +22,8 @@ from pulumi_program_harness import HarnessRunError, PulumiProgramHarness, progra
 from components.cli import main
 from components.core.runtime import ServerRecord, free_port, is_serving, stop
 from components.core.runtime.state import process_info
+from components.providers.local_server import LocalTritonServerProvider
+from components.providers.smoke_test import InferenceSmokeTestProvider
 
 PROJECT = Path(__file__).resolve().parents[1]
 PROGRAM = program_from_file(PROJECT / "infra" / "__main__.py")
@@ -31,15 +34,15 @@ RESOURCES = ["vision-example-repository", "vision-example-server", "vision-examp
 class LocalStack:
     """The stack under test and the folders it uses: an editable copy of the example, and its state."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, **harness_options: Any) -> None:
         shutil.copytree(EXAMPLE, root / "vision", ignore=shutil.ignore_patterns("__pycache__"))
         self.group = root / "vision"
         self.state_dir = root / "state"
-        self.harness = PulumiProgramHarness(PROGRAM, stack="local", config={
+        self.harness = PulumiProgramHarness(PROGRAM, stack="local", project_dir=root, config={
             "triton-groups:target": "local",
             "triton-groups:spec": str(self.group / "group.yaml"),
             "triton-groups:stateDir": str(self.state_dir),
-        })
+        }, **harness_options)
 
     def server_outputs(self) -> dict:
         return self.harness.resource("vision-example-server").outputs
@@ -147,6 +150,21 @@ def test_destroy_leaves_no_process_behind(stack: LocalStack) -> None:
     assert info is None or not info.running
     assert processes_using(stack.state_dir) == []
     assert ServerRecord.find(stack.state_dir) is None
+
+
+def test_a_preview_on_a_fresh_runner_says_which_model_changed_from_the_stack_state(tmp_path: Path) -> None:
+    """No tritonserver here: the server and the smoke tests are recorded, not run; the repository is built."""
+    stack = LocalStack(tmp_path, skipped_providers=(LocalTritonServerProvider, InferenceSmokeTestProvider))
+    first = stack.harness.up()
+    assert first.created == RESOURCES and first.messages() == []
+    shutil.rmtree(stack.state_dir)  # a CI runner starts without the artifacts and hash cache
+    model = stack.group / "models" / "preprocess" / "model.py"
+    model.write_text(model.read_text() + "# a comment changes the bytes\n")
+
+    preview = stack.harness.preview()
+
+    assert preview.messages() == ["model preprocess: 1/model.py changed"]
+    assert "vision-example-repository" in preview.updated
 
 
 def test_a_stack_without_a_spec_fails_naming_the_config_key() -> None:

@@ -25,8 +25,9 @@ MODEL = "oci:DataScience/model:Model"
 MODEL_GROUP = "oci:DataScience/modelGroup:ModelGroup"
 
 
-def run(program: Any) -> OciStackHarness:
-    harness = OciStackHarness({}, program=program)
+def run(program: Any, project: Path) -> OciStackHarness:
+    """Deploy `program` once, in the folder `project`."""
+    harness = OciStackHarness({}, program=program, project=project)
     harness.up()
     return harness
 
@@ -58,14 +59,14 @@ def deployment_args(**values: Any) -> TritonModelDeploymentArgs:
     return TritonModelDeploymentArgs(**given)
 
 
-def test_an_existing_image_is_used_as_given_with_its_digest() -> None:
+def test_an_existing_image_is_used_as_given_with_its_digest(tmp_path: Path) -> None:
     def program() -> None:
         image = TritonImage("image", TritonImageArgs(compartment_id="c", existing=ExistingImage(
             "iad.ocir.io/ns/triton:24.08", DIGEST)))
         pulumi.export("name", image.image_name)
         pulumi.export("digest", image.image_digest)
 
-    harness = run(program)
+    harness = run(program, tmp_path)
 
     assert harness.last_outputs == {"name": "iad.ocir.io/ns/triton:24.08", "digest": DIGEST}
     assert [r.type for r in harness.registrations.values()] == ["pulumi:pulumi:Stack", "triton-groups:oci:TritonImage"]
@@ -84,7 +85,7 @@ def test_an_image_without_a_usable_digest_is_refused(existing: ExistingImage | N
     assert [problem.field for problem in raised.value.problems] == [field]
 
 
-def test_a_built_image_is_pushed_to_the_tenancy_namespace_with_a_secret_token() -> None:
+def test_a_built_image_is_pushed_to_the_tenancy_namespace_with_a_secret_token(tmp_path: Path) -> None:
     build = ImageBuild(region_key="fra", repository="triton/server", tag="1.0", dockerfile="FROM scratch\n",
                        context_dir="ctx", username=f"{NAMESPACE}/someone", password="token-value")
 
@@ -93,7 +94,7 @@ def test_a_built_image_is_pushed_to_the_tenancy_namespace_with_a_secret_token() 
         pulumi.export("name", image.image_name)
         pulumi.export("digest", image.image_digest)
 
-    harness = run(program)
+    harness = run(program, tmp_path)
 
     assert harness.calls == [(GET_NAMESPACE, {"compartmentId": "ocid1.compartment.oc1..c"})]
     pushed = harness.one(DOCKER_IMAGE)
@@ -117,7 +118,7 @@ def test_a_catalog_model_uploads_its_zip_inline_and_records_what_it_holds(tmp_pa
             compartment_id="c", project_id="p", group_name="vision", artifact=given, display_name="vision/classifier"))
         pulumi.export("model_id", catalog.model_id)
 
-    harness = run(program)
+    harness = run(program, tmp_path)
 
     model = harness.one(MODEL)
     assert model.inputs["modelArtifact"] == given["path"]
@@ -138,7 +139,7 @@ def test_a_large_catalog_model_goes_through_object_storage(tmp_path: Path) -> No
             compartment_id="c", project_id="p", group_name="vision", artifact=given, display_name="vision/repository",
             upload="object_storage", object_storage=storage))
 
-    harness = run(program)
+    harness = run(program, tmp_path)
 
     uploaded = harness.one("oci:ObjectStorage/storageObject:StorageObject")
     object_name = f"triton-groups/repository-{given['sha256']}.zip"
@@ -177,7 +178,7 @@ def test_a_heterogeneous_group_maps_each_inference_key_to_its_catalog_model(tmp_
         pulumi.export("members", group.members)
         pulumi.export("label", group.version_label)
 
-    harness = run(program)
+    harness = run(program, tmp_path)
 
     group = harness.one(MODEL_GROUP)
     assert group.inputs["createType"] == "CREATE"
@@ -201,7 +202,7 @@ def test_a_group_needs_one_artifact_per_model(tmp_path: Path) -> None:
             artifacts={"a": artifact(tmp_path, "a", ["a"])}))
 
 
-def test_a_deployment_with_given_logs_creates_none_and_reaches_its_private_endpoint() -> None:
+def test_a_deployment_with_given_logs_creates_none_and_reaches_its_private_endpoint(tmp_path: Path) -> None:
     logging = LoggingSettings.model_validate({"logGroupId": "ocid1.loggroup.oc1..g",
                                               "predictLogId": "ocid1.log.oc1..p"})
     settings = deployment_settings(privateEndpointId="ocid1.datascienceprivateendpoint.oc1..e")
@@ -210,7 +211,7 @@ def test_a_deployment_with_given_logs_creates_none_and_reaches_its_private_endpo
         deployment = TritonModelDeployment("md", deployment_args(logging=logging, deployment=settings))
         pulumi.export("url", deployment.model_deployment_url)
 
-    harness = run(program)
+    harness = run(program, tmp_path)
 
     deployment = harness.one(MODEL_DEPLOYMENT).inputs
     assert deployment["categoryLogDetails"] == {"predict": {"logGroupId": "ocid1.loggroup.oc1..g",

@@ -28,11 +28,10 @@ BUILD = {"repository": "triton/vision-server", "tag": "24.08", "baseImage": "nvc
 
 
 @pytest.fixture
-def deployed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[OciStackHarness, OciCredentials]:
+def deployed(tmp_path: Path) -> tuple[OciStackHarness, OciCredentials]:
     folder, credentials = oci_project(tmp_path)
-    monkeypatch.chdir(folder)
     harness = OciStackHarness({**stack_config(folder, credentials, image={"build": BUILD}),
-                               "triton-groups:ocirToken": TOKEN})
+                               "triton-groups:ocirToken": TOKEN}, project=folder)
     harness.up()
     return harness, credentials
 
@@ -77,7 +76,7 @@ def test_no_resource_input_holds_key_material_in_plaintext(deployed: tuple[OciSt
              for name, registration in harness.registrations.items()}
 
     assert {name: found for name, found in leaks.items() if found} == {}
-    smoke_options = harness.smoke_runs[-1]["transport_options"]
+    smoke_options = harness.registrations["smoke"].inputs["transport_options"]
     assert smoke_options["config_file"] == str(credentials.config_file)
 
 
@@ -113,7 +112,7 @@ def test_the_oci_transport_signs_with_the_key_but_never_pickles_it(
     deployed: tuple[OciStackHarness, OciCredentials],
 ) -> None:
     harness, credentials = deployed
-    smoke = harness.smoke_runs[-1]
+    smoke = harness.registrations["smoke"].inputs
     transport = TRANSPORTS["oci"](smoke["endpoint"], smoke["transport_options"])
 
     signer = transport._auth()

@@ -40,14 +40,12 @@ DIGEST = "sha256:" + "0" * 64
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, OciCredentials]:
-    folder, credentials = oci_project(tmp_path)
-    monkeypatch.chdir(folder)
-    return folder, credentials
+def project(tmp_path: Path) -> tuple[Path, OciCredentials]:
+    return oci_project(tmp_path)
 
 
 def deployed(project: tuple[Path, OciCredentials], **changes: object) -> OciStackHarness:
-    harness = OciStackHarness(stack_config(*project, **changes))
+    harness = OciStackHarness(stack_config(*project, **changes), project=project[0])
     harness.up()
     return harness
 
@@ -132,7 +130,7 @@ def test_each_catalog_model_holds_its_models_zip_and_says_so(project: tuple[Path
 
     for model in VISION_MODELS:
         inputs = harness.registrations[f"group-{model}-model"].inputs
-        artifact = Path(inputs["modelArtifact"])
+        artifact = project[0] / inputs["modelArtifact"]
         metadata = {entry["key"]: entry["value"] for entry in inputs["customMetadataLists"]}
         sha256 = hashlib.sha256(artifact.read_bytes()).hexdigest()
         assert inputs["artifactContentLength"] == str(artifact.stat().st_size)
@@ -151,7 +149,8 @@ def test_the_single_layout_serves_one_catalog_model_holding_the_repository(
     model = harness.one(MODEL).inputs
     metadata = {entry["key"]: entry["value"] for entry in model["customMetadataLists"]}
     assert metadata["TritonModels"] == ",".join(sorted(VISION_MODELS))
-    assert set(zipfile.ZipFile(model["modelArtifact"]).namelist()) >= {f"{m}/config.pbtxt" for m in VISION_MODELS}
+    held = zipfile.ZipFile(project[0] / model["modelArtifact"]).namelist()
+    assert set(held) >= {f"{m}/config.pbtxt" for m in VISION_MODELS}
     configuration = harness.one(MODEL_DEPLOYMENT).inputs["modelDeploymentConfigurationDetails"]
     assert configuration["deploymentType"] == "SINGLE_MODEL"
     assert "infrastructureConfigurationDetails" not in configuration
@@ -172,7 +171,7 @@ def test_the_smoke_test_signs_with_the_config_file_profile_after_the_deployment(
 ) -> None:
     harness = deployed(project)
 
-    smoke = harness.smoke_runs[-1]
+    smoke = harness.registrations["smoke"].inputs
     assert smoke["transport"] == "oci"
     assert smoke["endpoint"] == harness.last_outputs["endpoint"]
     assert smoke["deployment_id"] == "deployment-deployment-id"
@@ -211,7 +210,7 @@ def test_a_built_image_is_pushed_to_ocir_and_the_deployment_pinned_to_its_digest
     build = {"repository": "triton/vision-server", "tag": "24.08", "baseImage": "nvcr.io/nvidia/tritonserver:24.08-py3",
              "username": "exampletenancy/example.user@example.com"}
     config = {**stack_config(*project, image={"build": build}), "triton-groups:ocirToken": "example-ocir-token"}
-    harness = OciStackHarness(config)
+    harness = OciStackHarness(config, project=project[0])
     harness.up()
 
     repository = harness.one("oci:Artifacts/containerRepository:ContainerRepository")
@@ -240,7 +239,7 @@ def test_a_preflight_problem_names_the_stack_key_and_registers_nothing(project: 
     settings = load_stack_settings(project[0] / "stacks" / "Pulumi.dev.yaml")
     deployment = settings.deployment.model_dump(by_alias=True, exclude_none=True)
     del deployment["shape"]["ocpus"]
-    harness = OciStackHarness(stack_config(*project, deployment=deployment))
+    harness = OciStackHarness(stack_config(*project, deployment=deployment), project=project[0])
 
     result = harness.up(check=False)
 
@@ -252,22 +251,30 @@ def test_a_preflight_problem_names_the_stack_key_and_registers_nothing(project: 
     assert harness.state == {}
 
 
+def grow_past_one_mib(project: tuple[Path, OciCredentials], model: str = "preprocess") -> None:
+    """Pad the example's Python model with a comment, so that its artifact zip passes 1 MiB."""
+    with (project[0] / "examples" / "vision" / "models" / model / "model.py").open("a") as handle:
+        handle.write("#" * 1024 * 1024 + "\n")
+
+
 def test_artifacts_above_the_inline_limit_go_through_the_configured_bucket(
     project: tuple[Path, OciCredentials],
 ) -> None:
+    grow_past_one_mib(project)
     storage = {"bucket": "example-artifacts", "namespace": "exampletenancy"}
     harness = deployed(project, artifact={"inlineLimitMib": 1, "objectStorage": storage})
 
     uploads = harness.registered("oci:ObjectStorage/storageObject:StorageObject")
     exports = harness.registered("oci:DataScience/modelArtifactExport:ModelArtifactExport")
-    assert sorted(upload.name for upload in uploads) == sorted(f"group-{model}-upload" for model in VISION_MODELS)
+    assert [upload.name for upload in uploads] == ["group-preprocess-upload"]
     assert {(e.inputs["sourceBucket"], e.inputs["namespace"], e.inputs["sourceRegion"]) for e in exports} == {
         ("example-artifacts", "exampletenancy", "us-ashburn-1")}
     assert harness.calls == []
 
 
 def test_artifacts_above_the_inline_limit_without_a_bucket_are_refused(project: tuple[Path, OciCredentials]) -> None:
-    harness = OciStackHarness(stack_config(*project, artifact={"inlineLimitMib": 1}))
+    grow_past_one_mib(project)
+    harness = OciStackHarness(stack_config(*project, artifact={"inlineLimitMib": 1}), project=project[0])
 
     result = harness.up(check=False)
 

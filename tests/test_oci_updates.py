@@ -22,13 +22,18 @@ MODEL = "oci:DataScience/model:Model"
 MODEL_GROUP = "oci:DataScience/modelGroup:ModelGroup"
 OTHER_MODELS = ["group-classifier_onnx-model", "group-cnn_torch-model", "group-vision_ensemble-model"]
 ARTIFACTS = Path(".triton-groups/artifacts/dev/repository")
+"""Where the repository's zips and hash cache go, inside the project folder."""
+PREPROCESS_CHANGED = ("model preprocess: 1/model.py changed; its catalog model is replaced and the model group gets a "
+                      "new version, which the deployment moves to")
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, OciCredentials]:
-    folder, credentials = oci_project(tmp_path)
-    monkeypatch.chdir(folder)
-    return folder, credentials
+def project(tmp_path: Path) -> tuple[Path, OciCredentials]:
+    return oci_project(tmp_path)
+
+
+def harness_for(project: tuple[Path, OciCredentials]) -> OciStackHarness:
+    return OciStackHarness(stack_config(*project), project=project[0])
 
 
 def retrain_preprocess(project: Path) -> None:
@@ -45,7 +50,7 @@ def deployment_settings(project: Path, **changes: object) -> dict[str, object]:
 def test_changing_one_model_replaces_its_catalog_model_and_moves_the_deployment_to_a_new_group(
     project: tuple[Path, OciCredentials],
 ) -> None:
-    harness = OciStackHarness(stack_config(*project))
+    harness = harness_for(project)
     harness.up()
     before = {name: harness.resource(name) for name in [*OTHER_MODELS, "group-preprocess-model", "group-group",
                                                          "group-history", "deployment-deployment"]}
@@ -57,8 +62,7 @@ def test_changing_one_model_replaces_its_catalog_model_and_moves_the_deployment_
     assert sorted(preview.replaced) == sorted(update.replaced) == ["group-group", "group-preprocess-model"]
     assert "deployment-deployment" in preview.updated and "deployment-deployment" in update.updated
     assert set(OTHER_MODELS) <= set(preview.unchanged) & set(update.unchanged)
-    assert "model preprocess: 1/model.py changed; its catalog model is replaced and the model group gets a new " \
-        "version, which the deployment moves to" in preview.messages()
+    assert PREPROCESS_CHANGED in preview.messages()
     for name in OTHER_MODELS:
         assert harness.resource(name).inputs == before[name].inputs
         assert harness.resource(name).id == before[name].id
@@ -84,7 +88,7 @@ def test_changing_one_model_replaces_its_catalog_model_and_moves_the_deployment_
 def test_an_update_touching_two_option_groups_stops_and_says_how_to_split_it(
     project: tuple[Path, OciCredentials],
 ) -> None:
-    harness = OciStackHarness(stack_config(*project))
+    harness = harness_for(project)
     harness.up()
     deployed = harness.resource("deployment-deployment")
     bigger = deployment_settings(project[0], shape={"instanceShapeName": "VM.Standard.E4.Flex", "ocpus": 4,
@@ -111,7 +115,7 @@ def test_an_update_touching_two_option_groups_stops_and_says_how_to_split_it(
 
 
 def test_a_model_change_with_a_shape_change_is_refused_too(project: tuple[Path, OciCredentials]) -> None:
-    harness = OciStackHarness(stack_config(*project))
+    harness = harness_for(project)
     harness.up()
     retrain_preprocess(project[0])
     bigger = deployment_settings(project[0], bandwidthMbps=20)
@@ -124,15 +128,16 @@ def test_a_model_change_with_a_shape_change_is_refused_too(project: tuple[Path, 
 def test_a_ci_runner_without_the_zips_previews_no_change_and_rebuilds_them_on_up(
     project: tuple[Path, OciCredentials],
 ) -> None:
-    harness = OciStackHarness(stack_config(*project))
+    harness = harness_for(project)
     harness.up()
     models = {r.name: r.inputs for r in harness.registered(MODEL)}
-    recorded = {Path(inputs["modelArtifact"]): inputs["customMetadataLists"][0]["value"] for inputs in models.values()}
-    shutil.rmtree(ARTIFACTS)
+    recorded = {project[0] / inputs["modelArtifact"]: inputs["customMetadataLists"][0]["value"]
+                for inputs in models.values()}
+    shutil.rmtree(project[0] / ARTIFACTS)
 
     preview = harness.preview()
 
-    assert not any(ARTIFACTS.glob("*.zip"))
+    assert not any((project[0] / ARTIFACTS).glob("*.zip"))
     assert preview.changed == []
     assert {r.name: r.inputs for r in harness.registered(MODEL)} == models
 
@@ -142,3 +147,17 @@ def test_a_ci_runner_without_the_zips_previews_no_change_and_rebuilds_them_on_up
     assert {r.name: r.inputs for r in harness.registered(MODEL)} == models
     for artifact, sha256 in recorded.items():
         assert hashlib.sha256(artifact.read_bytes()).hexdigest() == sha256
+
+
+def test_a_ci_runner_without_the_zips_previews_which_model_changed_from_the_stack_state(
+    project: tuple[Path, OciCredentials],
+) -> None:
+    harness = harness_for(project)
+    harness.up()
+    shutil.rmtree(project[0] / ".triton-groups")
+    retrain_preprocess(project[0])
+
+    preview = harness.preview()
+
+    assert [line for line in preview.messages() if line.startswith("model ")] == [PREPROCESS_CHANGED]
+    assert sorted(preview.replaced) == ["group-group", "group-preprocess-model"]

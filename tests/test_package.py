@@ -6,6 +6,7 @@ import builtins
 import hashlib
 import json
 import os
+import shutil
 import time
 import zipfile
 from pathlib import Path
@@ -17,6 +18,7 @@ from components.core.hashcache import HashCache
 from components.core.package import (
     EMPTY_SHA256,
     BuildResult,
+    artifact_size_bounds,
     build_artifacts,
     plan_manifest,
     repository_digest,
@@ -295,6 +297,109 @@ def test_a_file_vanishing_mid_build_leaves_the_previous_artifacts(
         ("hash.source_missing", str(repo / "ens" / "config.pbtxt"))
     ]
     assert snapshot(out) == before
+
+
+def test_a_removed_models_artifact_is_removed(repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build_artifacts(plan_from_folder(repo), out, layout="per-model")
+    shutil.rmtree(repo / "ens")
+
+    result = build_artifacts(plan_from_folder(repo), out, layout="per-model")
+
+    assert [a.name for a in result.artifacts] == ["add"]
+    assert result.removed == ("ens.zip", "ens.manifest.json")
+    assert sorted(snapshot(out)) == [".hash-cache.json", "add.manifest.json", "add.zip"]
+
+
+@pytest.mark.parametrize(("before", "after", "left"), [
+    ("single", "per-model", ["add.manifest.json", "add.zip", "ens.manifest.json", "ens.zip"]),
+    ("per-model", "single", ["repository.manifest.json", "repository.zip"]),
+])
+def test_switching_layout_leaves_only_the_new_layouts_artifacts(
+    repo: Path, tmp_path: Path, before: str, after: str, left: list[str]
+) -> None:
+    out = tmp_path / "out"
+    build_artifacts(plan_from_folder(repo), out, layout=before)  # type: ignore[arg-type]
+
+    result = build_artifacts(plan_from_folder(repo), out, layout=after)  # type: ignore[arg-type]
+
+    assert sorted(snapshot(out)) == [".hash-cache.json", *left]
+    assert sorted(str(a.path) for a in result.artifacts) == [str(out / name) for name in left if name.endswith(".zip")]
+
+
+def test_only_artifacts_this_tool_wrote_are_removed(repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build_artifacts(plan_from_folder(repo), out, layout="per-model")
+    mine = {
+        "notes.txt": b"my notes",
+        "backup.zip": b"PK my own archive",
+        "other.zip": b"PK an archive with a manifest of another tool",
+        "other.manifest.json": json.dumps({"format": "another-tool/1", "artifact": "other"}).encode(),
+        "renamed.manifest.json": (out / "ens.manifest.json").read_bytes(),
+    }
+    for name, data in mine.items():
+        (out / name).write_bytes(data)
+    (out / "ens.zip").write_bytes(b"PK a zip the user put in place of the built one")
+    shutil.rmtree(repo / "ens")
+
+    result = build_artifacts(plan_from_folder(repo), out, layout="per-model")
+
+    assert result.removed == ("ens.manifest.json",)
+    assert snapshot(out) == {
+        **mine, ".hash-cache.json": (out / ".hash-cache.json").read_bytes(),
+        "add.manifest.json": (out / "add.manifest.json").read_bytes(), "add.zip": (out / "add.zip").read_bytes(),
+        "ens.zip": b"PK a zip the user put in place of the built one",
+    }
+
+
+def test_a_failed_build_keeps_the_artifacts_it_would_have_replaced(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    build_artifacts(plan_from_folder(repo), out, layout="per-model")
+    before = snapshot(out)
+    plan = plan_from_folder(repo)
+    real = package.read_chunks
+
+    def deleting_the_ensemble_config(path: Path, st: os.stat_result):
+        (repo / "ens" / "config.pbtxt").unlink(missing_ok=True)
+        return real(path, st)
+
+    monkeypatch.setattr(package, "read_chunks", deleting_the_ensemble_config)
+    with pytest.raises(UserError) as caught:
+        build_artifacts(plan, out, layout="single")
+
+    assert [p.code for p in caught.value.problems] == ["hash.source_missing"]
+
+    assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("layout", ["single", "per-model"])
+def test_artifact_sizes_are_known_before_building(repo: Path, tmp_path: Path, layout: str) -> None:
+    (repo / "add" / "1" / "donn\u00e9es \u4e2d.bin").write_bytes(b"\x00" * 1000)
+    (repo / "add" / "labels").mkdir()
+    plan = plan_from_folder(repo)
+
+    sizes = artifact_size_bounds(plan, layout)  # type: ignore[arg-type]
+    result = build_artifacts(plan, tmp_path / "out", layout=layout)  # type: ignore[arg-type]
+
+    assert sizes == {a.name: a.path.stat().st_size for a in result.artifacts}
+    expected = {"repository"} if layout == "single" else {"add"}
+    assert artifact_size_bounds(plan, layout, ["add"]).keys() == expected  # type: ignore[arg-type]
+
+
+def test_artifact_sizes_count_the_zip64_records_of_large_archives(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(zipfile, "ZIP64_LIMIT", 4000)
+    monkeypatch.setattr(zipfile, "ZIP_FILECOUNT_LIMIT", 5)
+    plan = plan_from_folder(repo)
+
+    sizes = artifact_size_bounds(plan, "single")
+    [artifact] = build_artifacts(plan, tmp_path / "out").artifacts
+
+    assert b"PK\x06\x06" in artifact.path.read_bytes()
+    assert sizes == {"repository": artifact.path.stat().st_size}
 
 
 def test_a_file_growing_mid_build_fails_it(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

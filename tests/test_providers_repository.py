@@ -10,12 +10,13 @@ import pulumi
 import pytest
 from pulumi_program_harness import PulumiProgramHarness
 
+from components.core.changes import model_changes
+from components.providers.diffing import CONTENT_OUTPUT, log_model_changes, previous_outputs
 from components.providers.repository import (
     ArtifactMismatch,
     TritonModelRepository,
     TritonModelRepositoryArgs,
     TritonModelRepositoryProvider,
-    describe_changes,
     ensure_artifacts,
     repository_content,
 )
@@ -58,7 +59,8 @@ def test_diff_ignores_mtimes_and_sees_a_changed_model_file(group: Path, tmp_path
     model.write_bytes(model.read_bytes() + b"\0")
     news = inputs(group, tmp_path / "out")
     assert provider.diff("id", outs, news).changes is True
-    assert describe_changes(outs["content"], news["content"]) == ["model classifier_onnx: 1/model.onnx changed"]
+    changes = model_changes(outs["content"], news["content"])
+    assert [change.describe() for change in changes] == ["model classifier_onnx: 1/model.onnx changed"]
     updated = provider.update("id", outs, news).outs
     assert updated["repository_sha256"] != outs["repository_sha256"]
 
@@ -71,17 +73,6 @@ def test_a_layout_change_rebuilds_one_zip_per_model(group: Path, tmp_path: Path)
     per_model = provider.update("id", outs, news).outs
     assert sorted(a["name"] for a in per_model["artifacts"]) == sorted(outs["manifest"])
     assert per_model["repository_sha256"] == outs["repository_sha256"]
-
-
-def test_describe_changes_names_added_removed_and_changed_files() -> None:
-    old = {"a": {"config.pbtxt": "1", "1/model.py": "2"}, "gone": {"config.pbtxt": "3"}}
-    new = {"a": {"config.pbtxt": "1", "1/model.py": "9", "2/model.py": "4"}, "fresh": {"config.pbtxt": "5"}}
-    assert describe_changes(old, new) == [
-        "model a: 1/model.py changed, 2/model.py added",
-        "model fresh: added (1 file)",
-        "model gone: removed",
-    ]
-    assert describe_changes(new, new) == []
 
 
 def test_a_missing_artifact_is_no_change_and_is_rebuilt_to_the_same_sha256(group: Path, tmp_path: Path) -> None:
@@ -123,20 +114,28 @@ def test_a_program_rebuilds_only_when_content_changes_and_previews_the_change(gr
         repository = TritonModelRepository(
             "vision", TritonModelRepositoryArgs(str(group), "single", str(tmp_path / "out"))
         )
+        pulumi.Output.all(previous_outputs(), repository.content).apply(
+            lambda pair: log_model_changes(*pair, resource=repository)
+        )
         pulumi.export("sha256", repository.repository_sha256)
+        pulumi.export(CONTENT_OUTPUT, repository.content)
 
     stack = PulumiProgramHarness(program)
     first = stack.up()
     assert first.created == ["vision"] and len(first.outputs["sha256"]) == 64
+    assert first.messages() == []
     model = group.parent / "models" / "preprocess" / "model.py"
     os.utime(model, (1, 1))
     assert stack.up().unchanged == ["vision"]
 
     model.write_text(model.read_text() + "# a comment changes the bytes\n")
+    shutil.rmtree(tmp_path / "out")  # a CI runner starts with an empty folder: the state alone says what changed
     preview = stack.preview()
     assert preview.updated == ["vision"]
     assert preview.messages() == ["model preprocess: 1/model.py changed"]
     second = stack.up()
     assert second.updated == ["vision"] and second.outputs["sha256"] != first.outputs["sha256"]
+    assert second.messages() == ["model preprocess: 1/model.py changed"]
+    assert stack.preview().messages() == []
     assert stack.destroy().deleted == ["vision"]
     assert not (tmp_path / "out" / "repository.zip").exists()

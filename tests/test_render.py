@@ -11,7 +11,7 @@ import pytest
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
-from components.core.plan import load_plan, materialize, plan_from_spec
+from components.core.plan import is_version_folder, load_plan, materialize, plan_from_spec
 from components.core.problems import UserError
 from components.core.render import (
     EXECUTION_ENV_PARAMETER,
@@ -22,6 +22,7 @@ from components.core.render import (
     render_config,
 )
 from components.core.spec import GroupSpec, load_spec
+from components.core.validate.files import available_versions
 
 FEATURES = """
 name: features
@@ -366,6 +367,20 @@ def test_a_version_folder_is_copied_whole_with_its_empty_folders(tmp_path: Path)
     assert plan.models["tf"].version_dirs() == ["1", "2"]
     assert (repo / "tf" / "1" / "model.savedmodel" / "variables").is_dir()
     assert (repo / "tf" / "2").is_dir()
+
+
+def test_version_folders_are_those_triton_loads_for_the_plan_and_the_validator_alike(tmp_path: Path) -> None:
+    for folder in ["1", "2", "10", "0", "01", "007", "v1", "latest", "1.5", "\u0663", "warmup"]:
+        (tmp_path / "repo" / "m" / folder).mkdir(parents=True)
+        (tmp_path / "repo" / "m" / folder / "model.py").write_text("class TritonPythonModel:\n    pass\n")
+    (tmp_path / "repo" / "m" / "config.pbtxt").write_text('name: "m"\nbackend: "python"\n')
+
+    model = load_plan(tmp_path / "repo").models["m"]
+
+    assert all(is_version_folder(name) for name in ["1", "0", "42", "1000"])
+    assert not any(is_version_folder(name) for name in ["01", "00", "-1", "+1", " 1", "1 ", "1\n", "\u0663", ""])
+    assert model.version_dirs() == ["0", "1", "2", "10"]
+    assert available_versions(model) == [0, 1, 2, 10]
 
 
 def test_text_format_refuses_what_triton_would_refuse() -> None:

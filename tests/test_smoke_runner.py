@@ -12,19 +12,25 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from components.core.problems import UserError
+from components.core.smoke import runner
 from components.core.smoke.report import percentile
 from components.core.smoke.runner import run_smoke
-from components.core.smoke.transport import Tensor, TransportError
+from components.core.smoke.transport import InferCall, Tensor, TransportError, prepare_request
 from components.core.spec import GroupSpec, load_spec
 
 
 class ScriptedTransport:
-    """Answers SUM = A + B after `delays[model]` seconds; the other arguments script failures."""
+    """Answers SUM = A + B after `delays[model]` seconds; the other arguments script failures.
+
+    `wrong[model] = n`: from the n-th request on, the k-th wrong answer is off by k (so each is told apart).
+    `errors[model]` is raised from the `error_from[model]`-th request on (default: the first).
+    """
 
     endpoint = "test://scripted"
 
@@ -33,6 +39,7 @@ class ScriptedTransport:
         delays: Mapping[str, float] | None = None,
         *,
         errors: Mapping[str, TransportError] | None = None,
+        error_from: Mapping[str, int] | None = None,
         wrong: Mapping[str, int] | None = None,
         not_ready: Mapping[str, str] | None = None,
         unreachable: bool = False,
@@ -40,6 +47,7 @@ class ScriptedTransport:
     ) -> None:
         self.delays = dict(delays or {})
         self.errors = dict(errors or {})
+        self.error_from = dict(error_from or {})
         self.wrong = dict(wrong or {})
         self.not_ready = dict(not_ready or {})
         self.unreachable = unreachable
@@ -59,12 +67,12 @@ class ScriptedTransport:
             self.calls.append((model, version))
             count = sum(1 for called, _ in self.calls if called == model)
         time.sleep(self.delays.get(model, 0.0))
-        if model in self.errors:
+        if model in self.errors and count >= self.error_from.get(model, 1):
             raise self.errors[model]
         given = {tensor.name: tensor.array for tensor in inputs}
         total = given["A"] + given["B"]
         if model in self.wrong and count >= self.wrong[model]:
-            total = total + 1
+            total = total + (count - self.wrong[model] + 1)
         return {name: total for name in outputs if name not in self.omit}
 
     def close(self) -> None:
@@ -181,14 +189,100 @@ def test_a_wrong_output_names_model_case_output_and_the_difference(tmp_path: Pat
                                "first at [0]: expected 2.0, got 3.0; [1]: expected 3.0, got 4.0;")
 
 
-def test_repeats_stop_at_the_first_failing_answer(tmp_path: Path) -> None:
+def test_every_repeat_is_sent_and_checked_and_the_first_wrong_answer_is_reported(tmp_path: Path) -> None:
+    spec = group(tmp_path, ["flaky"])
+    transport = ScriptedTransport(wrong={"flaky": 3})  # the warm-up and first timed answers are right
+    report = run_smoke(spec, transport, repeats=10)
+    (case,) = report.cases
+    assert len(transport.calls) == 11
+    assert len(case.latencies_ms) == 10  # every timed request, the warm-up excepted
+    # the third answer (off by 1) is reported, not a later one (off by 2 or more)
+    assert [str(f) for f in case.failures] == [
+        "output SUM: 2 of 2 elements differ; first at [0]: expected 2.0, got 3.0; [1]: expected 3.0, got 4.0; "
+        "expected [2., 3.] (FP32 [2]), got [3., 4.] (FP32 [2])"
+    ]
+
+
+def test_a_wrong_warm_up_answer_fails_the_case_before_any_timed_request(tmp_path: Path) -> None:
+    spec = group(tmp_path, ["broken"])
+    transport = ScriptedTransport(wrong={"broken": 1})
+    report = run_smoke(spec, transport, repeats=10)
+    (case,) = report.cases
+    assert not case.passed
+    assert len(transport.calls) == 1
+    assert case.latencies_ms == ()
+
+
+def test_answers_beyond_the_memory_bound_are_checked_in_blocks(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "MAX_KEPT_BYTES", 1)  # one answer per block: checked after each request
     spec = group(tmp_path, ["flaky"])
     transport = ScriptedTransport(wrong={"flaky": 3})
     report = run_smoke(spec, transport, repeats=10)
     (case,) = report.cases
     assert not case.passed
-    assert len(transport.calls) == 3
-    assert len(case.latencies_ms) == 2  # the warm-up is not timed
+    assert len(transport.calls) == 3  # the block holding the wrong answer ended the case
+    assert len(case.latencies_ms) == 2
+
+
+def test_a_transport_error_after_good_answers_keeps_their_latencies(tmp_path: Path) -> None:
+    spec = group(tmp_path, ["dropping"])
+    error = TransportError("no answer: ConnectionResetError: reset by peer")
+    transport = ScriptedTransport(errors={"dropping": error}, error_from={"dropping": 4})
+    report = run_smoke(spec, transport, repeats=10)
+    (case,) = report.cases
+    assert [str(f) for f in case.failures] == ["no answer: ConnectionResetError: reset by peer"]
+    assert len(transport.calls) == 4
+    assert len(case.latencies_ms) == 2  # the warm-up is not timed, the failed request has no latency
+
+
+def test_a_wrong_answer_before_a_transport_error_is_the_failure_reported(tmp_path: Path) -> None:
+    spec = group(tmp_path, ["failing"])
+    error = TransportError("HTTP 500: stub crashed", status=500)
+    transport = ScriptedTransport(wrong={"failing": 2}, errors={"failing": error}, error_from={"failing": 4})
+    (case,) = run_smoke(spec, transport, repeats=10).cases
+    (failure,) = case.failures
+    assert failure.output == "SUM"
+    assert failure.reason.startswith("2 of 2 elements differ; first at [0]: expected 2.0, got 3.0;")
+
+
+class PreparingScriptedTransport(ScriptedTransport):
+    """A ScriptedTransport that can prepare a request once: preparing is slow (`prepare_s`), sending is not."""
+
+    def __init__(self, prepare_s: float, **options: Any) -> None:
+        super().__init__(**options)
+        self.prepare_s = prepare_s
+        self.prepared: list[str] = []
+
+    def prepare(
+        self, model: str, inputs: Sequence[Tensor], outputs: Sequence[str], version: int | None = None
+    ) -> InferCall:
+        self.prepared.append(model)
+        time.sleep(self.prepare_s)
+        return InferCall(self, model, tuple(inputs), tuple(outputs), version)
+
+
+def test_a_transport_that_prepares_requests_prepares_each_case_once_outside_the_clock(tmp_path: Path) -> None:
+    spec = group(tmp_path, ["first", "second"], extra_case="""\
+        - name: zeros
+          inputs: {A: {value: [0]}, B: {value: [0]}}
+          expect: {SUM: {match: exact, value: [0]}}
+    """)
+    transport = PreparingScriptedTransport(0.2)
+    report = run_smoke(spec, transport, repeats=5)
+    assert report.passed
+    assert sorted(transport.prepared) == ["first", "first", "second", "second"]
+    assert len(transport.calls) == 4 * 6
+    assert max(report.latencies_ms) < 200, "preparing (0.2 s) must not be in any latency"
+
+
+def test_prepare_request_falls_back_to_infer_for_a_transport_without_prepare() -> None:
+    transport = ScriptedTransport()
+    request = prepare_request(transport, "adder", [Tensor("A", np.ones(2), "FP64"), Tensor("B", np.ones(2), "FP64")],
+                              ["SUM"], 2)
+    assert isinstance(request, InferCall)
+    assert [request.send()["SUM"].tolist() for _ in range(2)] == [[2.0, 2.0]] * 2
+    assert transport.calls == [("adder", 2)] * 2
 
 
 def test_an_output_missing_from_the_answer_fails_the_case(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -254,6 +255,28 @@ def test_a_request_that_times_out_is_a_transport_error(served: tuple[LocalServer
     assert str(raised.value) == expected
 
 
+@pytest.mark.triton
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_a_prepared_request_is_sent_many_times_from_several_threads(served: tuple[LocalServer, GroupSpec],
+                                                                     protocol: str) -> None:
+    server, _ = served
+    url = server.http_url if protocol == "http" else server.grpc_url
+    inputs = [Tensor("A", np.array([1, 2], np.float32), "FP32"), Tensor("B", np.array([3, 4], np.float32), "FP32")]
+    with TritonTransport(url, protocol) as transport:  # type: ignore[arg-type]
+        request = transport.prepare("add", inputs, ["SUM"], version=1)
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            answers = list(pool.map(lambda _: request.send(), range(9)))
+    assert [answer["SUM"].tolist() for answer in answers] == [[4.0, 6.0]] * 9
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_an_input_that_does_not_match_its_datatype_fails_when_prepared(protocol: str) -> None:
+    transport = TritonTransport("127.0.0.1:1", protocol)  # type: ignore[arg-type]  # never reached
+    with pytest.raises(TransportError) as raised:
+        transport.prepare("add", [Tensor("A", np.zeros(2, np.float32), "INT32")], ["SUM"])
+    assert str(raised.value) == "input A cannot be sent: got unexpected datatype FP32 from numpy array, expected INT32."
+
+
 @pytest.mark.parametrize(("url", "protocol", "parsed"), [
     ("http://127.0.0.1:8000", None, ("http", False, "127.0.0.1:8000")),
     ("https://triton.example.com:443/base/", None, ("http", True, "triton.example.com:443/base")),
@@ -271,6 +294,9 @@ def test_urls_give_the_protocol_and_address(url: str, protocol: str | None, pars
     ("grpc://host:8001", "http", "the scheme says grpc but the protocol asked is http"),
     (":8000", None, "give host:port"),
     ("host:8001/base", "grpc", "a gRPC address is host:port, without a path"),
+    ("http://127.0.0.1:99999", None, "the port must be a number from 1 to 65535"),
+    ("127.0.0.1:http", None, "the port must be a number from 1 to 65535"),
+    ("not a url", None, "give host:port"),
 ])
 def test_bad_urls_are_user_errors(url: str, protocol: str | None, message: str) -> None:
     with pytest.raises(UserError, match=message):

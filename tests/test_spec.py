@@ -6,9 +6,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from components.core.problems import UserError
-from components.core.spec import GroupSpec, load_spec
+from components.core.spec import GroupSpec, ModelSpec, load_spec
 
 SPEC = "group.yaml"
 
@@ -271,7 +272,9 @@ def test_a_platform_and_a_backend_must_agree() -> None:
         versions: {1: m.onnx}
     """))
 
-    assert found == ["group.yaml:3: models[clf]: platform onnxruntime_onnx runs on backend onnxruntime, not pytorch"]
+    assert found == [
+        "group.yaml:5: models[clf].backend: platform onnxruntime_onnx runs on backend onnxruntime, not pytorch"
+    ]
 
 
 def test_a_platform_with_its_own_backend_is_accepted() -> None:
@@ -291,12 +294,15 @@ def test_python_settings_need_backend_python() -> None:
         python: {execution_env: m.onnx}
     """))
 
-    assert found == ["group.yaml:3: models[clf]: python: settings need backend: python"]
+    assert found == [
+        "group.yaml:6: models[clf].python: these settings are for the Python backend; add backend: python or "
+        "remove them"
+    ]
 
 
 def test_platform_ensemble_needs_an_ensemble_section() -> None:
     assert problems(one_model("platform: ensemble")) == [
-        "group.yaml:3: models[clf]: platform: ensemble and an ensemble: section go together"
+        "group.yaml:4: models[clf].platform: platform: ensemble needs an ensemble: section with its steps"
     ]
 
 
@@ -308,7 +314,7 @@ def test_an_ensemble_section_needs_platform_ensemble() -> None:
           steps: [{model: a, input_map: {X: X}, output_map: {Y: Y}}]
     """))
 
-    assert found == ["group.yaml:3: models[clf]: platform: ensemble and an ensemble: section go together"]
+    assert found == ["group.yaml:6: models[clf].ensemble: an ensemble: section needs platform: ensemble"]
 
 
 def test_an_ensemble_needs_no_versions_but_at_least_one_step() -> None:
@@ -321,9 +327,42 @@ def test_an_ensemble_needs_no_versions_but_at_least_one_step() -> None:
                      "not 0"]
 
 
+def test_cross_field_rules_are_reported_with_the_field_errors_of_the_same_model() -> None:
+    found = problems(one_model("""
+        platform: onnxruntime_onnx
+        backend: pytorch
+        max_batch_size: -1
+        python: {stub: m.onnx}
+    """))
+
+    assert found == [
+        "group.yaml:3: models[clf].versions: required unless platform: ensemble; "
+        "give {1: path/to/model file or folder}",
+        "group.yaml:5: models[clf].backend: platform onnxruntime_onnx runs on backend onnxruntime, not pytorch",
+        "group.yaml:6: models[clf].max_batch_size: Input should be greater than or equal to 0",
+        "group.yaml:7: models[clf].python: these settings are for the Python backend; add backend: python or "
+        "remove them",
+    ]
+
+
+def test_a_rule_is_not_guessed_from_a_field_that_is_itself_invalid() -> None:
+    found = problems(one_model("""
+        platform: [onnxruntime_onnx]
+        backend: pytorch
+    """))
+
+    assert found == ["group.yaml:4: models[clf].platform: Input should be a valid string"]
+
+
+def test_the_rules_also_hold_for_models_built_in_python() -> None:
+    with pytest.raises(ValidationError, match="platform: ensemble needs an ensemble: section"):
+        ModelSpec(name="pipeline", platform="ensemble")
+
+
 def test_other_models_need_versions() -> None:
     assert problems(one_model("backend: python")) == [
-        "group.yaml:3: models[clf]: give versions: {1: path/to/model file or folder}"
+        "group.yaml:3: models[clf].versions: required unless platform: ensemble; "
+        "give {1: path/to/model file or folder}"
     ]
 
 
@@ -361,6 +400,20 @@ def test_a_version_policy_is_exactly_one_of_latest_all_specific(policy: str, mes
     """))
 
     assert found == [f"group.yaml:6: models[clf].{message}"]
+
+
+def test_a_version_policy_rule_is_reported_with_an_unknown_key_beside_it() -> None:
+    found = problems(one_model("""
+        backend: python
+        versions: {1: model.py}
+        version_policy: {latest: 1, all: true, newest: 2}
+    """))
+
+    assert found == [
+        "group.yaml:6: models[clf].version_policy: give exactly one of latest: N, all: true or specific: [versions]",
+        "group.yaml:6: models[clf].version_policy.newest: unknown key; remove it or check its spelling "
+        "(`triton-groups schema` lists the keys)",
+    ]
 
 
 def test_an_instance_group_needs_a_positive_count_and_a_known_kind() -> None:
@@ -496,6 +549,35 @@ def test_an_unknown_match_kind_and_bad_tolerances_are_refused() -> None:
         "group.yaml:13: models[clf].smoke[case].expect.y.match: "
         "Input should be 'exact', 'allclose', 'argmax', 'top_k' or 'shape'",
         "group.yaml:15: models[clf].smoke[case].expect.y.rtol: Input should be greater than or equal to 0",
+    ]
+
+
+def test_a_smoke_expectation_rule_is_reported_with_a_bad_tolerance_beside_it() -> None:
+    found = problems(smoke_model("""
+        - name: case
+          inputs: {x: {value: [1.0], shape: [one]}}
+          expect:
+            y: {match: top_k, value: [[0]], rtol: -1}
+    """))
+
+    assert found == [
+        "group.yaml:10: models[clf].smoke[case].inputs.x.shape[0]: Input should be a valid integer, "
+        "unable to parse string as an integer",
+        "group.yaml:12: models[clf].smoke[case].expect.y: k goes with match: top_k, and top_k needs k",
+        "group.yaml:12: models[clf].smoke[case].expect.y.rtol: Input should be greater than or equal to 0",
+    ]
+
+
+def test_an_unknown_match_kind_is_not_also_blamed_for_a_missing_value() -> None:
+    found = problems(smoke_model("""
+        - name: case
+          inputs: {x: {value: [1.0]}}
+          expect: {y: {match: close}}
+    """))
+
+    assert found == [
+        "group.yaml:11: models[clf].smoke[case].expect.y.match: "
+        "Input should be 'exact', 'allclose', 'argmax', 'top_k' or 'shape'"
     ]
 
 

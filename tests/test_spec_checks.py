@@ -162,6 +162,54 @@ def test_smoke_case_names_must_be_unique_in_a_model() -> None:
     assert found == ["group.yaml:10: models[clf].smoke[same].name: smoke case 'same' is used twice in this model"]
 
 
+def test_one_run_reports_field_errors_rules_duplicate_names_and_missing_files_together() -> None:
+    found = problems("""
+        name: g
+        models:
+          - name: a
+            platform: onnxruntime_onnx
+            backend: pytorch
+            versions: {1: model.py}
+            max_batch_size: many
+          - name: b
+            backend: python
+            versions: {1: model.py, 2: gone.py}
+          - name: a
+            backend: python
+            versions: {1: model.py}
+    """)
+
+    assert found == [
+        "group.yaml:5: models[a].backend: platform onnxruntime_onnx runs on backend onnxruntime, not pytorch",
+        "group.yaml:7: models[a].max_batch_size: Input should be a valid integer, unable to parse string as an "
+        "integer",
+        "group.yaml:10: models[b].versions.2: gone.py does not exist (paths are relative to the spec file)",
+        "group.yaml:11: models[a].name: model name 'a' is used twice; names must be unique in a group "
+        "(each is a Triton folder and an OCI inference key)",
+    ]
+
+
+def test_a_wrong_group_setting_does_not_hide_the_model_checks() -> None:
+    found = problems("""
+        name: g
+        models:
+          - name: clf
+            backend: python
+            versions: {1: model.py}
+            inputs: [{name: X, data_type: FP32, dims: [1]}]
+            outputs: [{name: Y, data_type: FP32, dims: [1]}]
+            smoke:
+              - {name: c, inputs: {X: {npy: x.npy}}, expect: {Z: {match: shape, shape: [1]}}}
+        smoke: {repeats: 0}
+    """)
+
+    assert found == [
+        "group.yaml:9: models[clf].smoke[c].expect.Z: clf has no output 'Z'; its outputs are ['Y']",
+        "group.yaml:9: models[clf].smoke[c].inputs.X.npy: x.npy does not exist (paths are relative to the spec file)",
+        "group.yaml:10: smoke.repeats: Input should be greater than or equal to 1",
+    ]
+
+
 def test_a_bring_your_own_config_is_not_checked_against_spec_tensors(in_tmp: Path) -> None:
     (in_tmp / "config.pbtxt").write_text('name: "a"\nbackend: "python"\n')
     Path(SPEC).write_text(textwrap.dedent("""

@@ -27,13 +27,15 @@ from __future__ import annotations
 import contextlib
 import stat
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import IO, Protocol
 
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 CREATE_SYSTEM_UNIX = 3
 MSDOS_DIRECTORY_FLAG = 0x10
+ZIP64_FIELD_HEADER = 4
+"""Bytes of a ZIP64 extra field's tag and length, before its 8-byte values."""
 
 
 class EntryWriter(Protocol):
@@ -91,6 +93,32 @@ class ReproducibleZipWriter:
             return
         with contextlib.suppress(Exception):
             self.close()
+
+
+def archive_size(entries: Iterable[tuple[str, int]]) -> int:
+    """The exact size of the archive `ReproducibleZipWriter` writes for `entries` (name, size), in that order.
+
+    A name ending in '/' is a directory (size 0). Each entry costs a local header (30 bytes and the
+    name, plus a ZIP64 field with both sizes when `size * 1.05` passes zipfile.ZIP64_LIMIT: zipfile's
+    test before writing), its bytes, and a central record (46 bytes and the name, plus a ZIP64 field
+    of 8 bytes for each of the sizes and the local header's offset that passes ZIP64_LIMIT); the
+    archive ends with the end record (22 bytes), preceded by the ZIP64 end record and locator when
+    the count passes ZIP_FILECOUNT_LIMIT or the central directory's offset or size pass ZIP64_LIMIT.
+    The limits are read from zipfile when called, as zipfile reads them when writing.
+    """
+    limit = zipfile.ZIP64_LIMIT
+    offset = central = count = 0
+    for name, size in entries:
+        name_size = len(name.encode("utf-8"))
+        zip64_local = not name.endswith("/") and size * 1.05 > limit
+        zip64_values = (2 if size > limit else 0) + (1 if offset > limit else 0)
+        central += zipfile.sizeCentralDir + name_size + (ZIP64_FIELD_HEADER + 8 * zip64_values if zip64_values else 0)
+        offset += zipfile.sizeFileHeader + name_size + (ZIP64_FIELD_HEADER + 16 if zip64_local else 0) + size
+        count += 1
+    end = zipfile.sizeEndCentDir
+    if count > zipfile.ZIP_FILECOUNT_LIMIT or offset > limit or central > limit:
+        end += zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator
+    return offset + central + end
 
 
 def _info(name: str, st_mode: int) -> zipfile.ZipInfo:

@@ -28,6 +28,7 @@ from components._internal.atomic import write_bytes_atomic
 from components.core.problems import Problem, UserError
 
 CACHE_FORMAT = "triton-groups.hash-cache/1"
+CACHE_FORMAT_FAMILY = "triton-groups.hash-cache/"
 CHUNK_SIZE = 1 << 20
 RACY_WINDOW_NS = 2_000_000_000
 
@@ -80,11 +81,13 @@ class HashCache:
     """Digests of files by (absolute path, size, mtime_ns, inode); `path` None keeps them in memory only.
 
     Not thread-safe. Call `save()` to keep what was learnt; it writes only when something changed.
-    A missing, unreadable or foreign cache file counts as empty: it is only a cache.
+    A missing, unreadable or foreign cache file counts as empty: it is only a cache. A foreign file
+    (one that is not a cache of any format version) is never overwritten: `save()` refuses.
     """
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
+        self._foreign = False
         self._entries: dict[str, dict[str, int | str]] = self._load() if path is not None else {}
         self._dirty = False
 
@@ -124,9 +127,15 @@ class HashCache:
         return sha256
 
     def save(self) -> None:
-        """Write the cache file atomically if anything was recorded; entries of files since changed are dropped."""
+        """Write the cache file atomically if anything was recorded; entries of files since changed are dropped.
+
+        Raises UserError, writing nothing, when the file holds something else than a hash cache.
+        """
         if self.path is None or not self._dirty:
             return
+        if self._foreign:
+            raise UserError(Problem(str(self.path), "", "is not a triton-groups hash cache, so it was not overwritten; "
+                                    "give the cache a file of its own (or delete this one)", "hash.foreign_file"))
         kept = {key: entry for key, entry in sorted(self._entries.items()) if _still_current(key, entry)}
         document = {"format": CACHE_FORMAT, "entries": kept}
         write_bytes_atomic(self.path, (json.dumps(document, indent=1, sort_keys=True) + "\n").encode())
@@ -136,10 +145,17 @@ class HashCache:
     def _load(self) -> dict[str, dict[str, int | str]]:
         assert self.path is not None
         try:
-            document = json.loads(self.path.read_bytes())
-        except (OSError, ValueError):
+            raw = self.path.read_bytes()
+        except OSError:
             return {}
-        if not isinstance(document, dict) or document.get("format") != CACHE_FORMAT:
+        try:
+            document = json.loads(raw)
+        except ValueError:
+            document = None
+        if not isinstance(document, dict) or not str(document.get("format")).startswith(CACHE_FORMAT_FAMILY):
+            self._foreign = bool(raw.strip())
+            return {}
+        if document.get("format") != CACHE_FORMAT:
             return {}
         entries = document.get("entries")
         if not isinstance(entries, dict):

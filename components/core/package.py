@@ -15,10 +15,17 @@ ending in '/', size 0, the sha256 of no bytes), sorted by path. The same documen
 the zip as `<out>/<artifact>.manifest.json`, plus the zip's own sha256 and size. The repository's
 content hash (`repository_digest`) hashes only manifest entries, so it does not depend on the layout.
 
-Atomic. Every zip and manifest is written under a temporary name; all are renamed into place only
-once every artifact of the build is complete (so each rewritten artifact holds two open files until
-then), and a failed build (a source file vanishing, a full disk) leaves the previous artifacts and no
-temporary files.
+Atomic, and nothing stale. Every zip and manifest is written under a temporary name; all are renamed
+into place only once every artifact of the build is complete (so each rewritten artifact holds two
+open files until then), and a failed build (a source file vanishing, a full disk) leaves the previous
+artifacts and no temporary files. Once the new set is in place, the artifacts of earlier builds that
+this build does not produce (a removed model's zip, `repository.zip` after a switch to per-model) are
+removed: only those recognised by their beside manifest's format marker, so `out` then holds exactly
+the current build, plus the user's own files.
+
+Sizes up front. `artifact_size_bounds` gives each zip's size from the plan and a stat per file,
+before anything is read or written (to choose an upload route): every entry's size is known from the
+file sizes, and the manifest's too, as digests have a fixed length.
 
 Incremental and single-read. Source digests come from a `HashCache` (default `<out>/.hash-cache.json`).
 When every file of an artifact is known and its manifest equals the one beside an existing zip whose
@@ -43,7 +50,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from components._internal.atomic import atomic_file
-from components._internal.zipwriter import ReproducibleZipWriter
+from components._internal.zipwriter import ReproducibleZipWriter, archive_size
 from components.core.hashcache import HashCache, read_chunks, sha256_bytes
 from components.core.plan import FileSource, ModelPlan, RepositoryPlan
 from components.core.problems import Problem, UserError
@@ -52,6 +59,7 @@ Layout = Literal["single", "per-model"]
 LAYOUTS: tuple[Layout, ...] = ("single", "per-model")
 REPOSITORY_ARTIFACT = "repository"
 MANIFEST_FORMAT = "triton-groups.manifest/1"
+MANIFEST_SUFFIX = ".manifest.json"
 CACHE_NAME = ".hash-cache.json"
 FILE_MODE = 0o644
 EXECUTABLE_MODE = 0o755
@@ -61,6 +69,8 @@ SMALL_FILE_BYTES = 1 << 20
 ARTIFACT_FILE_MODE = 0o644
 """Permissions of the zips and manifests written in `out` (temporary files start as 0600)."""
 EMPTY_SHA256 = sha256_bytes(b"")
+UNKNOWN_SHA256 = "0" * 64
+"""Stands for a digest not read yet where only the manifest's length matters."""
 
 
 @dataclass(frozen=True)
@@ -90,11 +100,15 @@ class Artifact:
 
 @dataclass(frozen=True)
 class BuildResult:
-    """The artifacts of a build and the content hash of the whole repository (the same for every layout)."""
+    """The artifacts of a build and the content hash of the whole repository (the same for every layout).
+
+    `removed` names the files of earlier builds' artifacts that this build removed from `out`.
+    """
 
     artifacts: tuple[Artifact, ...]
     repository_sha256: str
     layout: str
+    removed: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -165,19 +179,20 @@ def build_artifacts(
 ) -> BuildResult:
     """Write the artifact zips of `plan` and their manifests into `out`; keep the ones already up to date.
 
-    `cache_path` defaults to `<out>/.hash-cache.json`. Raises UserError when a source file is
-    missing, unreadable or changes during the build, or when `out` cannot be written; the previous
-    artifacts are then left as they were.
+    Afterwards `out` holds exactly this build's artifacts: those of earlier builds it does not produce
+    are removed (only files this tool wrote; anything else in `out` is left alone). `cache_path`
+    defaults to `<out>/.hash-cache.json`. Raises UserError when a source file is missing, unreadable
+    or changes during the build, or when `out` cannot be written; the previous artifacts, stale ones
+    included, are then left as they were.
     """
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout is one of {', '.join(LAYOUTS)}, not {layout!r}")
+    _check_layout(layout)
     out = Path(out).absolute()
     if out.exists() and not out.is_dir():
         raise UserError(Problem(str(out), "", "is not a folder; give a folder to write the artifacts in",
                                 "package.out_not_folder"))
     cache = HashCache(cache_path if cache_path is not None else out / CACHE_NAME)
     items = {name: _items(plan.models[name]) for name in sorted(plan.models)}
-    groups = {REPOSITORY_ARTIFACT: tuple(items)} if layout == "single" else {name: (name,) for name in items}
+    groups = _artifact_groups(tuple(items), layout)
 
     artifacts: list[Artifact] = []
     written: list[Artifact] = []
@@ -204,7 +219,84 @@ def build_artifacts(
     except OSError as exc:
         raise UserError(Problem(str(cache.path), "", f"the artifacts are built, but the hash cache cannot be "
                                 f"written ({exc.strerror or exc}); check its folder", "package.cache_failed")) from None
-    return BuildResult(tuple(artifacts), repository_digest({a.name: a.manifest for a in artifacts}), layout)
+    removed = _remove_stale_artifacts(out, set(groups))
+    return BuildResult(tuple(artifacts), repository_digest({a.name: a.manifest for a in artifacts}), layout, removed)
+
+
+def artifact_size_bounds(
+    plan: RepositoryPlan, layout: Layout = "single", models: Sequence[str] | None = None
+) -> dict[str, int]:
+    """The size of each artifact zip a build of `plan` would write now, by artifact name, reading no file.
+
+    Keys as `build_artifacts` names the artifacts: "repository" for layout single, else each model's
+    name; `models` (default: all of the plan's) are the models packaged. Costs a stat per file. The
+    result is exact while the files keep their sizes (entries are stored, and a manifest's length
+    does not depend on the digests it lists), so it is the tightest upper bound to choose an upload
+    route with before building. Raises UserError, as a build would, for a missing source file.
+    """
+    _check_layout(layout)
+    names = tuple(sorted(plan.models if models is None else models))
+    items = {name: _items(plan.models[name]) for name in names}
+    sizes: dict[str, int] = {}
+    for name, group in _artifact_groups(names, layout).items():
+        members = sorted((item for model in group for item in items[model]), key=lambda i: i.path)
+        entries = tuple(item.entry(UNKNOWN_SHA256) for item in members)
+        manifest = _dump(_manifest_document(name, layout, group, entries))
+        zip_entries = [(item.path, item.size) for item in _zip_order(members)]
+        sizes[name] = archive_size([*zip_entries, (f"{name}{MANIFEST_SUFFIX}", len(manifest))])
+    return sizes
+
+
+def _check_layout(layout: str) -> None:
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout is one of {', '.join(LAYOUTS)}, not {layout!r}")
+
+
+def _artifact_groups(models: tuple[str, ...], layout: str) -> dict[str, tuple[str, ...]]:
+    """The models of each artifact by artifact name: all in "repository" (single), or one zip per model."""
+    return {REPOSITORY_ARTIFACT: models} if layout == "single" else {name: (name,) for name in models}
+
+
+def _remove_stale_artifacts(out: Path, current: set[str]) -> tuple[str, ...]:
+    """Remove from `out` the artifacts this tool wrote earlier that are not in `current`; their file names.
+
+    An artifact is recognised by its beside manifest: `<name>.manifest.json` holding MANIFEST_FORMAT,
+    its own name and its zip's record. The zip goes first, and only if it is a regular file of the
+    recorded size (a file someone else put there stays); then the manifest, so that a removal cut
+    short is finished by the next build.
+    """
+    removed: list[str] = []
+    try:
+        for manifest in sorted(out.glob(f"*{MANIFEST_SUFFIX}")):
+            name = manifest.name[: -len(MANIFEST_SUFFIX)]
+            record = None if name in current else _zip_record_of_own_manifest(manifest, name)
+            if record is None:
+                continue
+            zip_path = out / f"{name}.zip"
+            with contextlib.suppress(FileNotFoundError):
+                zip_stat = os.lstat(zip_path)
+                if stat.S_ISREG(zip_stat.st_mode) and zip_stat.st_size == record.get("size"):
+                    zip_path.unlink()
+                    removed.append(zip_path.name)
+            manifest.unlink(missing_ok=True)
+            removed.append(manifest.name)
+    except OSError as exc:
+        raise UserError(Problem(str(exc.filename or out), "", f"the artifacts are built, but this artifact of an "
+                                f"earlier build cannot be removed ({exc.strerror or exc}); remove it by hand",
+                                "package.stale_not_removed")) from None
+    return tuple(removed)
+
+
+def _zip_record_of_own_manifest(manifest: Path, name: str) -> dict[str, Any] | None:
+    """The zip record of `manifest` if this tool wrote it for the artifact `name`; None for any other file."""
+    try:
+        document = json.loads(manifest.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(document, dict) or document.get("format") != MANIFEST_FORMAT or document.get("artifact") != name:
+        return None
+    record = document.get("zip")
+    return record if isinstance(record, dict) and record.get("file") == f"{name}.zip" else None
 
 
 def _items(model: ModelPlan) -> list[_Item]:
@@ -274,7 +366,7 @@ def _up_to_date(
     """The existing artifact `name` if its beside manifest lists exactly `entries` and its zip still matches it."""
     zip_path = out / f"{name}.zip"
     try:
-        beside = json.loads((out / f"{name}.manifest.json").read_bytes())
+        beside = json.loads((out / f"{name}{MANIFEST_SUFFIX}").read_bytes())
         zip_stat = os.stat(zip_path)
     except (OSError, ValueError):
         return None
@@ -309,7 +401,7 @@ def _write_artifact(
     os.fchmod(handle.fileno(), ARTIFACT_FILE_MODE)
     digests = dict(known)
     with ReproducibleZipWriter(handle) as archive:
-        for item in sorted([*members, *_parent_dirs(members)], key=lambda i: i.path):
+        for item in _zip_order(members):
             if item.source is None:
                 archive.add_dir(item.path, item.mode)
             elif item.stat is None:
@@ -318,12 +410,17 @@ def _write_artifact(
                 digests[item.path] = _zip_file(archive, item, known.get(item.path), cache)
         entries = tuple(item.entry(digests[item.path]) for item in members)
         document = _manifest_document(name, layout, models, entries)
-        archive.add_bytes(f"{name}.manifest.json", _dump(document), FILE_MODE)
+        archive.add_bytes(f"{name}{MANIFEST_SUFFIX}", _dump(document), FILE_MODE)
     zip_sha256, zip_size = _digest_of_handle(handle)
-    beside = commit.enter_context(atomic_file(out / f"{name}.manifest.json"))
+    beside = commit.enter_context(atomic_file(out / f"{name}{MANIFEST_SUFFIX}"))
     os.fchmod(beside.fileno(), ARTIFACT_FILE_MODE)
     beside.write(_dump({**document, "zip": {"file": zip_path.name, "sha256": zip_sha256, "size": zip_size}}))
     return Artifact(name, zip_path, zip_sha256, zip_size, models, entries)
+
+
+def _zip_order(members: list[_Item]) -> list[_Item]:
+    """The zip's entries before its manifest: the members and the folders holding them, sorted by path."""
+    return sorted([*members, *_parent_dirs(members)], key=lambda i: i.path)
 
 
 def _parent_dirs(members: Iterable[_Item]) -> list[_Item]:

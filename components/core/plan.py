@@ -8,6 +8,7 @@ zips them without copying, and `materialize` writes one out as a folder.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 from dataclasses import dataclass, field
@@ -23,6 +24,18 @@ from components.core.spec import DEFAULT_MODEL_FILENAMES, GroupSpec, ModelSpec, 
 
 CONFIG_NAME = "config.pbtxt"
 SKIPPED_NAMES = frozenset({"__pycache__", ".DS_Store"})
+VERSION_FOLDER_NAME = re.compile(r"0|[1-9][0-9]*")
+"""A folder name Triton reads as a model version: a decimal number without leading zeros (ASCII digits only)."""
+
+
+def is_version_folder(name: str) -> bool:
+    """Whether Triton loads the folder `name` of a model folder as a version.
+
+    Triton (core, `VersionsToLoad`) skips a name longer than one character that starts with '0'
+    (with a warning), and one that does not convert to an integer; `1/`, `2/`, `10/` and `0/` are
+    versions, `01/`, `v1/` and `٣/` are not.
+    """
+    return VERSION_FOLDER_NAME.fullmatch(name) is not None
 
 
 @dataclass(frozen=True)
@@ -55,10 +68,13 @@ class ModelPlan:
         """How messages name this model's config: `<model>/config.pbtxt`."""
         return f"{self.name}/{CONFIG_NAME}"
 
+    def folders(self) -> set[str]:
+        """The names of the folders directly inside the model folder (empty ones included)."""
+        return {p.split("/", 1)[0] for p in self.files if "/" in p} | {d.split("/", 1)[0] for d in self.empty_dirs}
+
     def version_dirs(self) -> list[str]:
-        """The numeric version folders present, in numeric order."""
-        tops = {p.split("/", 1)[0] for p in self.files if "/" in p} | {d.split("/", 1)[0] for d in self.empty_dirs}
-        return sorted((t for t in tops if t.isdigit()), key=int)
+        """The folders Triton loads as versions (`is_version_folder`), in numeric order."""
+        return sorted((name for name in self.folders() if is_version_folder(name)), key=int)
 
 
 @dataclass

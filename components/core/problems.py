@@ -33,10 +33,11 @@ class Problem:
     severity: Severity = Severity.ERROR
 
     def __str__(self) -> str:
+        """`file:line: field: message`; the parts not known are left out (no dangling ':')."""
         where = f"{self.file}:{self.line}" if self.line else self.file
         prefix = "warning: " if self.severity is Severity.WARNING else ""
-        field = f" {self.field}:" if self.field else ""
-        return f"{where}:{field} {prefix}{self.message}"
+        location = ": ".join(part for part in (where, self.field) if part)
+        return f"{location}: {prefix}{self.message}" if location else f"{prefix}{self.message}"
 
     @property
     def is_error(self) -> bool:

@@ -1,16 +1,19 @@
 """The model-group spec: one YAML file describing a heterogeneous group of Triton models.
 
 Load it with `load_spec(path)`; every problem in the file is reported at once as a `Problem` with
-`file:line: field.path: message`. Paths inside the spec are relative to the spec file and are
-resolved with `GroupSpec.resolve`. `GroupSpec.model_json_schema()` is what `triton-groups schema`
-prints.
+`file:line: field.path: message`: field errors, the cross-field rules of each object (see `RuledModel`)
+and the checks of `spec_checks` on the models that did validate, all in one run. Paths inside the spec
+are relative to the spec file and are resolved with `GroupSpec.resolve`. `GroupSpec.model_json_schema()`
+is what `triton-groups schema` prints.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 import yaml
 from pydantic import (
@@ -19,11 +22,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     PrivateAttr,
     ValidationError,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 from tritonclient.grpc import model_config_pb2 as mc
 
 from components._internal.yaml_lines import line_of, load_with_lines
@@ -105,6 +109,123 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class _Unknowable(Exception):
+    """A rule read a field that failed its own validation; that field's error stands, the rule is skipped."""
+
+
+@dataclass(frozen=True)
+class Fields:
+    """What a cross-field rule sees of one spec object, whether or not the object validated.
+
+    `given(name)`: the key was written (even as null). `present(name)`: written with a non-null value,
+    known even when that value is invalid. `value(name)`: the validated value, or the default when not
+    written; when other fields of the object failed, the value as written. Reading the value of a field
+    that failed its own validation raises `_Unknowable`: the rule cannot decide and is skipped.
+    """
+
+    values: Mapping[str, Any]
+    written: frozenset[str]
+    invalid: frozenset[str] = frozenset()
+
+    @classmethod
+    def of_model(cls, model: BaseModel) -> Fields:
+        """The fields of an object that validated."""
+        names = type(model).model_fields
+        return cls({name: getattr(model, name) for name in names}, frozenset(model.model_fields_set))
+
+    @classmethod
+    def as_written(cls, model_type: type[BaseModel], data: Mapping[str, Any], invalid: set[Any]) -> Fields:
+        """The fields of `data`, an input of `model_type` that failed to validate; `invalid`: the fields that failed."""
+        values = {
+            name: data[name] if name in data else info.get_default(call_default_factory=True)
+            for name, info in model_type.model_fields.items()
+            if name in data or not info.is_required()
+        }
+        names = set(model_type.model_fields)
+        return cls(values, frozenset(names & set(data)), frozenset(names & invalid))
+
+    def given(self, name: str) -> bool:
+        return name in self.written
+
+    def present(self, name: str) -> bool:
+        return name in self.written and self.values.get(name) is not None
+
+    def value(self, name: str) -> Any:
+        if name in self.invalid:
+            raise _Unknowable(name)
+        return self.values[name]
+
+
+@dataclass(frozen=True)
+class Broken:
+    """A broken cross-field rule: its error, and the field it points at (None: the object as a whole)."""
+
+    error: PydanticCustomError
+    field: str | None = None
+
+
+Rule = Callable[[Fields], Broken | None]
+"""A cross-field rule of one spec object: a plain function of its `Fields`, None when the rule holds."""
+
+
+def _broken(code: str, message: str, context: dict[str, Any] | None = None, field: str | None = None) -> Broken:
+    return Broken(PydanticCustomError(code, message, context), field)
+
+
+class RuledModel(StrictModel):
+    """A spec object with cross-field `spec_rules`, reported even when some of its fields are invalid.
+
+    pydantic skips `mode="after"` validators once any field fails, so a user would only meet those
+    problems on a second run. This wrap validator runs every rule on the validated object or, when
+    validation failed, on the input as written (see `Fields`), and raises one ValidationError holding
+    the field errors and every broken rule, each located at its object or field. Each rule is written
+    once, as a function in `spec_rules`.
+    """
+
+    spec_rules: ClassVar[tuple[Rule, ...]] = ()
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _check_rules(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        try:
+            model = handler(data)
+        except ValidationError as exc:
+            if not isinstance(data, Mapping):
+                raise
+            errors = exc.errors(include_url=False)
+            failed = {error["loc"][0] for error in errors if error["loc"]}
+            broken = _broken_rules(cls.spec_rules, Fields.as_written(cls, data, failed))
+            if not broken:
+                raise
+            raise _combined_error(cls.__name__, errors, broken, data) from None
+        broken = _broken_rules(cls.spec_rules, Fields.of_model(model))
+        if broken:
+            raise _combined_error(cls.__name__, [], broken, data)
+        return model
+
+
+def _broken_rules(rules: tuple[Rule, ...], fields: Fields) -> list[Broken]:
+    found = []
+    for rule in rules:
+        try:
+            broken = rule(fields)
+        except _Unknowable:
+            continue
+        if broken is not None:
+            found.append(broken)
+    return found
+
+
+def _combined_error(title: str, errors: list[ErrorDetails], broken: list[Broken], data: Any) -> ValidationError:
+    """One ValidationError with the field `errors` (kept as they are) and the `broken` rules."""
+    details: list[InitErrorDetails] = [
+        {"type": PydanticCustomError(e["type"], e["msg"], e.get("ctx")), "loc": e["loc"], "input": e["input"]}
+        for e in errors
+    ]
+    details += [{"type": b.error, "loc": (b.field,) if b.field else (), "input": data} for b in broken]
+    return ValidationError.from_exception_data(title, details)
+
+
 class InputSpec(StrictModel):
     name: str = Field(min_length=1)
     data_type: DataTypeName
@@ -145,21 +266,24 @@ class DynamicBatchingSpec(StrictModel):
     priority_queue_policy: dict[int, QueuePolicySpec] = Field(default_factory=dict)
 
 
-class VersionPolicySpec(StrictModel):
+def _one_version_policy(fields: Fields) -> Broken | None:
+    """A version policy is exactly one of latest, all: true, specific (an invalid one still counts as given)."""
+    chosen = [name for name in ("latest", "specific") if fields.present(name)]
+    if fields.present("all") and fields.value("all"):
+        chosen.append("all")
+    if len(chosen) == 1:
+        return None
+    return _broken("spec.version_policy", "give exactly one of latest: N, all: true or specific: [versions]")
+
+
+class VersionPolicySpec(RuledModel):
     """Which versions Triton serves: the latest N, all of them, or a specific list."""
+
+    spec_rules = (_one_version_policy,)
 
     latest: int | None = Field(None, ge=1)
     all: bool | None = None
     specific: list[VersionNumber] | None = Field(None, min_length=1)
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> VersionPolicySpec:
-        chosen = [k for k in ("latest", "all", "specific") if getattr(self, k) not in (None, False)]
-        if len(chosen) != 1:
-            raise PydanticCustomError(
-                "spec.version_policy", "give exactly one of latest: N, all: true or specific: [versions]"
-            )
-        return self
 
 
 class PythonSpec(StrictModel):
@@ -182,25 +306,52 @@ class EnsembleSpec(StrictModel):
     steps: list[EnsembleStepSpec] = Field(min_length=1)
 
 
-class SmokeInput(StrictModel):
+def _one_input_source(fields: Fields) -> Broken | None:
+    if fields.present("value") != fields.present("npy"):
+        return None
+    return _broken("spec.smoke_input", "give exactly one of value or npy")
+
+
+class SmokeInput(RuledModel):
     """One input tensor of a smoke case: an inline value or a .npy file."""
+
+    spec_rules = (_one_input_source,)
 
     value: Any = None
     npy: RelativePath | None = None
     datatype: DataTypeName | None = Field(None, description="defaults to the model input's data_type")
     shape: list[int] | None = Field(None, description="defaults to the value's own shape")
 
-    @model_validator(mode="after")
-    def _one_source(self) -> SmokeInput:
-        if (self.value is None) == (self.npy is None):
-            raise PydanticCustomError("spec.smoke_input", "give exactly one of value or npy")
-        return self
-
 
 MatchKind = Literal["exact", "allclose", "argmax", "top_k", "shape"]
 
 
-class SmokeExpectation(StrictModel):
+def _value_or_npy(fields: Fields) -> Broken | None:
+    if fields.present("value") and fields.present("npy"):
+        return _broken("spec.smoke_expect", "give value or npy, not both")
+    return None
+
+
+def _expected_value_fits_match(fields: Fields) -> Broken | None:
+    """match: shape checks no value but needs shape and/or datatype; every other match needs a value."""
+    match = fields.value("match")
+    has_value = fields.present("value") or fields.present("npy")
+    if match == "shape" and has_value:
+        return _broken("spec.smoke_expect", "match: shape checks no value; remove value/npy")
+    if match == "shape" and not (fields.present("shape") or fields.present("datatype")):
+        return _broken("spec.smoke_expect", "match: shape needs shape, datatype or both")
+    if match != "shape" and not has_value:
+        return _broken("spec.smoke_expect", "match: {match} needs the expected value or npy", {"match": match})
+    return None
+
+
+def _k_with_top_k(fields: Fields) -> Broken | None:
+    if (fields.value("match") == "top_k") == fields.present("k"):
+        return None
+    return _broken("spec.smoke_expect", "k goes with match: top_k, and top_k needs k")
+
+
+class SmokeExpectation(RuledModel):
     """What one output must look like.
 
     exact: equal values; allclose: within rtol/atol; argmax: the index of the largest value along the
@@ -208,6 +359,8 @@ class SmokeExpectation(StrictModel):
     are the set `value`; shape: only `shape` and/or `datatype` are checked. `shape` and `datatype`
     are checked in every mode when given.
     """
+
+    spec_rules = (_value_or_npy, _expected_value_fits_match, _k_with_top_k)
 
     match: MatchKind
     value: Any = None
@@ -217,24 +370,6 @@ class SmokeExpectation(StrictModel):
     k: int | None = Field(None, ge=1)
     shape: list[int] | None = None
     datatype: DataTypeName | None = None
-
-    @model_validator(mode="after")
-    def _consistent(self) -> SmokeExpectation:
-        has_value = self.value is not None or self.npy is not None
-        if self.value is not None and self.npy is not None:
-            raise PydanticCustomError("spec.smoke_expect", "give value or npy, not both")
-        if self.match == "shape":
-            if has_value:
-                raise PydanticCustomError("spec.smoke_expect", "match: shape checks no value; remove value/npy")
-            if self.shape is None and self.datatype is None:
-                raise PydanticCustomError("spec.smoke_expect", "match: shape needs shape, datatype or both")
-        elif not has_value:
-            raise PydanticCustomError(
-                "spec.smoke_expect", "match: {match} needs the expected value or npy", {"match": self.match}
-            )
-        if (self.match == "top_k") != (self.k is not None):
-            raise PydanticCustomError("spec.smoke_expect", "k goes with match: top_k, and top_k needs k")
-        return self
 
 
 class SmokeCase(StrictModel):
@@ -250,8 +385,79 @@ class SmokeSettings(StrictModel):
     timeout_s: float = Field(60.0, gt=0, description="how long to wait for the server and models")
 
 
-class ModelSpec(StrictModel):
+RENDERED_FIELDS = (
+    "platform", "backend", "default_model_filename", "inputs", "outputs", "instance_groups", "dynamic_batching",
+    "version_policy", "parameters", "ensemble", "extra_config", "python",
+)
+"""The ModelSpec fields that make up a rendered config.pbtxt: a bring-your-own config refuses them."""
+
+
+def _config_used_as_is(fields: Fields) -> Broken | None:
+    if not fields.present("config"):
+        return None
+    rendered = [name for name in RENDERED_FIELDS if fields.given(name)]
+    if not rendered:
+        return None
+    return _broken(
+        "spec.byo_config",
+        "config: {config} is used as is; move {fields} into that file or drop config",
+        {"config": fields.values["config"], "fields": ", ".join(rendered)},
+    )
+
+
+def _platform_or_backend(fields: Fields) -> Broken | None:
+    if any(fields.present(name) for name in ("config", "platform", "backend")):
+        return None
+    return _broken(
+        "spec.platform_missing",
+        "give platform (onnxruntime_onnx, pytorch_libtorch, ensemble, ...) or backend (python, ...)",
+    )
+
+
+def _backend_of_platform(fields: Fields) -> Broken | None:
+    platform, backend = fields.value("platform"), fields.value("backend")
+    if fields.present("config") or platform not in PLATFORM_BACKENDS or backend in (None, PLATFORM_BACKENDS[platform]):
+        return None
+    return _broken(
+        "spec.platform_backend",
+        "platform {platform} runs on backend {expected}, not {backend}",
+        {"platform": platform, "expected": PLATFORM_BACKENDS[platform], "backend": backend},
+        field="backend",
+    )
+
+
+def _ensemble_section(fields: Fields) -> Broken | None:
+    """platform: ensemble and an ensemble: section go together."""
+    if fields.present("config"):
+        return None
+    is_ensemble, has_section = fields.value("platform") == "ensemble", fields.present("ensemble")
+    if is_ensemble and not has_section:
+        return _broken("spec.ensemble", "platform: ensemble needs an ensemble: section with its steps",
+                       field="platform")
+    if has_section and not is_ensemble:
+        return _broken("spec.ensemble", "an ensemble: section needs platform: ensemble", field="ensemble")
+    return None
+
+
+def _python_settings_need_python(fields: Fields) -> Broken | None:
+    if fields.present("config") or not fields.present("python") or fields.value("backend") == "python":
+        return None
+    return _broken("spec.python", "these settings are for the Python backend; add backend: python or remove them",
+                   field="python")
+
+
+def _versions_given(fields: Fields) -> Broken | None:
+    if fields.present("config") or fields.value("platform") == "ensemble" or fields.value("versions"):
+        return None
+    return _broken("spec.versions", "required unless platform: ensemble; give {1: path/to/model file or folder}",
+                   field="versions")
+
+
+class ModelSpec(RuledModel):
     """One Triton model: its name is also its folder name and its OCI inference key."""
+
+    spec_rules = (_config_used_as_is, _platform_or_backend, _backend_of_platform, _ensemble_section,
+                  _python_settings_need_python, _versions_given)
 
     name: ModelName
     platform: str | None = Field(None, description="onnxruntime_onnx, pytorch_libtorch, ensemble, ...")
@@ -274,44 +480,6 @@ class ModelSpec(StrictModel):
         None, description="config.pbtxt text merged into the rendered config, for fields the spec does not name"
     )
     smoke: list[SmokeCase] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> ModelSpec:
-        if self.config is not None:
-            rendered_fields = [
-                f
-                for f in ("platform", "backend", "default_model_filename", "inputs", "outputs",
-                          "instance_groups", "dynamic_batching", "version_policy", "parameters",
-                          "ensemble", "extra_config", "python")
-                if f in self.model_fields_set
-            ]
-            if rendered_fields:
-                raise PydanticCustomError(
-                    "spec.byo_config",
-                    "config: {config} is used as is; move {fields} into that file or drop config",
-                    {"config": self.config, "fields": ", ".join(rendered_fields)},
-                )
-            return self
-        if self.platform is None and self.backend is None:
-            raise PydanticCustomError(
-                "spec.platform_missing",
-                "give platform (onnxruntime_onnx, pytorch_libtorch, ensemble, ...) or backend (python, ...)",
-            )
-        if self.platform in PLATFORM_BACKENDS and self.backend not in (None, PLATFORM_BACKENDS[self.platform]):
-            raise PydanticCustomError(
-                "spec.platform_backend",
-                "platform {platform} runs on backend {expected}, not {backend}",
-                {"platform": self.platform, "expected": PLATFORM_BACKENDS[self.platform], "backend": self.backend},
-            )
-        if (self.platform == "ensemble") != (self.ensemble is not None):
-            raise PydanticCustomError(
-                "spec.ensemble", "platform: ensemble and an ensemble: section go together"
-            )
-        if self.python is not None and self.backend != "python":
-            raise PydanticCustomError("spec.python", "python: settings need backend: python")
-        if self.platform != "ensemble" and not self.versions:
-            raise PydanticCustomError("spec.versions", "give versions: {1: path/to/model file or folder}")
-        return self
 
     @property
     def effective_backend(self) -> str | None:
@@ -348,7 +516,7 @@ class GroupSpec(StrictModel):
 
     def resolve(self, relative: str) -> Path:
         """A path written in the spec, resolved against the spec file's folder."""
-        return (self._source.parent / relative).resolve()
+        return _resolve(self._source, relative)
 
     def model(self, name: str) -> ModelSpec:
         for model in self.models:
@@ -382,19 +550,51 @@ def load_spec(path: Path | str) -> GroupSpec:
         ) from None
     if not isinstance(data, dict):
         raise UserError(Problem(shown, "", "the spec must be a mapping with name: and models:", "spec.shape", 1))
+    from components.core.spec_checks import check_models, check_spec
+
     try:
         spec = GroupSpec.model_validate(data)
     except ValidationError as exc:
-        raise UserError(_problems_from_validation(exc, shown, data, lines)) from None
+        parsed, names = _models_that_validate(data)
+        problems = _problems_from_validation(exc, shown, data, lines)
+        problems += check_models(
+            parsed, names, shown, lambda relative: _resolve(path, relative), lambda *where: line_of(lines, where)
+        )
+        raise UserError(_in_line_order(problems)) from None
     spec._source = path.resolve()
     spec._shown = shown
     spec._lines = lines
-    from components.core.spec_checks import check_spec
-
     problems = check_spec(spec, shown)
     if any(p.is_error for p in problems):
-        raise UserError(problems)
+        raise UserError(_in_line_order(problems))
     return spec
+
+
+def _resolve(spec_file: Path, relative: str) -> Path:
+    """A path written in the spec, resolved against the spec file's folder."""
+    return (spec_file.resolve().parent / relative).resolve()
+
+
+def _models_that_validate(data: dict[str, Any]) -> tuple[list[tuple[int, ModelSpec]], list[Any]]:
+    """For a spec that failed: the (index, model) pairs that validate on their own, and every model's name.
+
+    They let `spec_checks.check_models` report duplicate names and missing files in the same run as
+    the field errors elsewhere.
+    """
+    written = data.get("models")
+    if not isinstance(written, list):
+        return [], []
+    parsed = []
+    for index, item in enumerate(written):
+        try:
+            parsed.append((index, ModelSpec.model_validate(item)))
+        except ValidationError:
+            continue
+    return parsed, [item.get("name") if isinstance(item, dict) else None for item in written]
+
+
+def _in_line_order(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: (p.line or 0, p.field))
 
 
 def _problems_from_validation(
@@ -412,7 +612,7 @@ def _problems_from_validation(
                 line=line_of(lines, loc),
             )
         )
-    return sorted(problems, key=lambda p: (p.line or 0, p.field))
+    return problems
 
 
 def field_path(loc: tuple[Any, ...], data: Any) -> str:

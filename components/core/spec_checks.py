@@ -1,30 +1,56 @@
-"""Checks across a loaded spec that one field alone cannot make: unique names, files that exist."""
+"""Checks across a spec that one field alone cannot make: unique names, files that exist, smoke tensor names.
+
+They run on a loaded spec (`check_spec`) and, when the spec failed to load, on the models that did
+validate (`check_models`), so that these problems come in the same run as the field errors.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from components.core.problems import Problem
-from components.core.spec import GroupSpec
+from components.core.spec import GroupSpec, ModelSpec
 
 
 def check_spec(spec: GroupSpec, file: str) -> list[Problem]:
     """Every cross-field problem of `spec`, each with its spec line."""
+    return check_models(list(enumerate(spec.models)), [model.name for model in spec.models], file,
+                        spec.resolve, spec.line)
+
+
+def check_models(
+    models: Iterable[tuple[int, ModelSpec]],
+    names: Sequence[Any],
+    file: str,
+    resolve: Callable[[str], Path],
+    line: Callable[..., int | None],
+) -> list[Problem]:
+    """The problems of `models`, (index in the spec, model) pairs, and of the model names of the whole spec.
+
+    `names` holds every model's name as written (any value, None if missing) so that a duplicate is found
+    even among models that failed to validate; `resolve` turns a spec path into a file path, `line(*path)`
+    gives the spec line of a field path such as ('models', 0, 'versions', 1).
+    """
     problems: list[Problem] = []
 
     def report(path: tuple[Any, ...], field: str, message: str, code: str) -> None:
-        problems.append(Problem(file, field, message, code, line=spec.line(*path)))
+        problems.append(Problem(file, field, message, code, line=line(*path)))
 
-    seen: dict[str, int] = {}
-    for index, model in enumerate(spec.models):
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        if not isinstance(name, str):
+            continue
+        if name in seen:
+            report(("models", index, "name"), f"models[{name}].name",
+                   f"model name {name!r} is used twice; names must be unique in a group "
+                   "(each is a Triton folder and an OCI inference key)", "spec.duplicate_model")
+        seen.add(name)
+
+    for index, model in models:
         where = ("models", index)
         label = f"models[{model.name}]"
-        if model.name in seen:
-            report((*where, "name"), f"{label}.name",
-                   f"model name {model.name!r} is used twice; names must be unique in a group "
-                   "(each is a Triton folder and an OCI inference key)", "spec.duplicate_model")
-        seen.setdefault(model.name, index)
-
         paths: list[tuple[tuple[Any, ...], str, str]] = []
         if model.config:
             paths.append(((*where, "config"), f"{label}.config", model.config))
@@ -49,7 +75,7 @@ def check_spec(spec: GroupSpec, file: str) -> list[Problem]:
                     paths.append(((*where, "smoke", case_index, "expect", tensor, "npy"),
                                   f"{label}.smoke[{case.name}].expect.{tensor}.npy", expected.npy))
         for path, field, rel in paths:
-            if not spec.resolve(rel).exists():
+            if not resolve(rel).exists():
                 report(path, field, f"{rel} does not exist (paths are relative to the spec file)",
                        "spec.path_missing")
 

@@ -4,6 +4,8 @@ Stack config (namespace `triton-groups`): `spec` (required; a path relative to t
 `httpPort` (optional), `protocol` (http | grpc, default http), `stateDir` (optional, default
 `.triton-groups/local/<stack>`). A missing or invalid setting, or an invalid spec, stops the program
 with a one-line error naming the stack config key or the spec's problems, never a traceback.
+The stack exports `modelContent`; the next preview or update reads it back through a StackReference to
+this stack and logs one line per changed model ("model cnn_torch: 1/model.pt changed").
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from components.core.plan import load_plan
 from components.core.problems import UserError, errors
 from components.core.validate import validate_plan
 from components.local.deployment import PROTOCOLS, LocalTritonDeployment, LocalTritonDeploymentArgs
+from components.providers.diffing import CONTENT_OUTPUT, log_model_changes, previous_outputs
 from components.providers.paths import portable_path, resolve_path
 from components.providers.problems import run_error
 
@@ -58,6 +61,10 @@ def deploy_local(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
     args = LocalTritonDeploymentArgs(spec_path, http_port=http_port, protocol=protocol,
                                      state_dir=config.get("stateDir"))
     deployment = LocalTritonDeployment(plan.spec.name, args)
+    content = deployment.repository.content
+    pulumi.Output.all(previous_outputs(), content).apply(
+        lambda pair: log_model_changes(*pair, resource=deployment.repository)
+    )
     return {
         "endpoint": deployment.endpoint,
         "endpoints": deployment.endpoints,
@@ -65,4 +72,5 @@ def deploy_local(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
         "artifacts": deployment.artifacts,
         "smoke_summary": deployment.smoke_summary,
         "smoke_report": deployment.smoke_report,
+        CONTENT_OUTPUT: content,
     }

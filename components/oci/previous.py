@@ -1,35 +1,29 @@
 """What the last update of this stack deployed, and what that changes for this one.
 
-The program reads its own stack's last outputs through a StackReference to itself (`previous_outputs`):
-`optionFingerprint` (a digest per option group of the live deployment), `modelContent` ({model: {file:
-sha256}}) and `artifacts` (the zips the catalog models hold). From them it refuses an update that changes
-more than one option group at once (`check_update`), logs which models changed and what that does on OCI
-(`log_model_changes`), and keeps an unchanged artifact known at preview (`unchanged_artifact`).
+The program reads its own stack's last outputs through a StackReference to itself
+(`components.providers.diffing.previous_outputs`): `optionFingerprint` (a digest per option group of the
+live deployment), `modelContent` ({model: {file: sha256}}) and `artifacts` (the zips the catalog models
+hold). From them it refuses an update that changes more than one option group at once (`check_update`),
+logs which models changed and what that does on OCI (`log_model_changes` with `oci_consequence`), and
+keeps an unchanged artifact known at preview (`unchanged_artifact`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pulumi
 
+from components.core.changes import Content, ModelChange, model_changes
 from components.core.oci.names import SINGLE_ARTIFACT
 from components.core.oci.updates import OptionFingerprint, option_groups_changed, split_message
-from components.providers.repository import Content, describe_changes
+from components.providers.diffing import previous_content
 
 FINGERPRINT_OUTPUT = "optionFingerprint"
-CONTENT_OUTPUT = "modelContent"
 ARTIFACTS_OUTPUT = "artifacts"
-
-
-def previous_outputs() -> pulumi.Output[dict[str, Any]]:
-    """This stack's outputs as its last update left them ({} before the first), through a StackReference to itself."""
-    name = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
-    reference = pulumi.StackReference("previous-update", stack_name=name)
-    return reference.outputs.apply(lambda outputs: dict(outputs or {}))
 
 
 def check_update(previous: Mapping[str, Any], fingerprint: OptionFingerprint) -> dict[str, str]:
@@ -43,18 +37,18 @@ def check_update(previous: Mapping[str, Any], fingerprint: OptionFingerprint) ->
     return fingerprint.to_json()
 
 
-def log_model_changes(previous: Mapping[str, Any], content: Content, layout: str) -> None:
-    """One line per changed model, and what it does on OCI (only the changed models' artifacts move)."""
-    recorded = previous.get(CONTENT_OUTPUT)
-    if not isinstance(recorded, Mapping):
-        return
-    consequence = (
-        "its catalog model is replaced and the model group gets a new version, which the deployment moves to"
-        if layout == "per-model"
-        else "the repository artifact and its catalog model are replaced, and the deployment moves to it"
-    )
-    for line in describe_changes(recorded, content):
-        pulumi.log.info(f"{line}; {consequence}")
+def oci_consequence(layout: str) -> Callable[[ModelChange], str]:
+    """What a model's change does on OCI: in layout `per-model` only that model's catalog model moves, and the
+    group gets a new version; in layout `single` the one repository artifact and catalog model are replaced."""
+
+    def consequence(change: ModelChange) -> str:
+        if layout != "per-model":
+            return "the repository artifact and its catalog model are replaced, and the deployment moves to it"
+        done = {"added": "a catalog model is created for it", "removed": "its catalog model is deleted",
+                "changed": "its catalog model is replaced"}[change.kind]
+        return f"{done} and the model group gets a new version, which the deployment moves to"
+
+    return consequence
 
 
 def content_identity(content: Content, models: Sequence[str]) -> str:
@@ -66,13 +60,13 @@ def content_identity(content: Content, models: Sequence[str]) -> str:
 def unchanged_artifact(previous: Mapping[str, Any], content: Content, name: str) -> dict[str, Any] | None:
     """The artifact `name` as the last update recorded it, if it would hold the same models with the same files."""
     recorded = {a.get("name"): a for a in previous.get(ARTIFACTS_OUTPUT) or [] if isinstance(a, Mapping)}
-    recorded_content = previous.get(CONTENT_OUTPUT)
+    recorded_content = previous_content(previous)
     found = recorded.get(name)
-    if found is None or not isinstance(recorded_content, Mapping):
+    if found is None or recorded_content is None:
         return None
     holds = sorted(content) if name == SINGLE_ARTIFACT else [name]
     if sorted(found.get("models") or []) != holds:
         return None
-    if any(recorded_content.get(model) != content.get(model) for model in holds):
+    if any(change.model in holds for change in model_changes(recorded_content, content)):
         return None
     return dict(found)

@@ -11,10 +11,13 @@ sample), or for layout `per-model` a `HeterogeneousModelGroup` served by a MODEL
 and last an `InferenceSmokeTest` over the deployment's /predict endpoint (transport `oci`: signed
 with the OCI config file's profile or resource principals, read when a request is signed).
 
-Updates (`components.oci.previous`). The last update's outputs are read back: the program logs which
-models changed and what that does on OCI, and refuses an update that changes more than one option
-group of the live deployment (OCI updates model, infrastructure and environment without downtime one
-at a time): the deployment depends on that check, which fails with the core's `split_message`.
+Updates (`components.oci.previous`). The last update's outputs are read back through a StackReference
+to this stack (the Pulumi state, so a fresh CI runner sees them too): the program logs one line per
+changed model and what that does on OCI ("model preprocess: 1/model.py changed; its catalog model is
+replaced and the model group gets a new version, which the deployment moves to"), and refuses an
+update that changes more than one option group of the live deployment (OCI updates model,
+infrastructure and environment without downtime one at a time): the deployment depends on that check,
+which fails with the core's `split_message`.
 `optionFingerprint` is exported only once the deployment is updated, so a failed update is checked
 again against what is really deployed.
 
@@ -48,15 +51,14 @@ from components.oci.image import ExistingImage, ImageBuild, TritonImage, TritonI
 from components.oci.model_group import HeterogeneousModelGroup, HeterogeneousModelGroupArgs
 from components.oci.previous import (
     ARTIFACTS_OUTPUT,
-    CONTENT_OUTPUT,
     FINGERPRINT_OUTPUT,
     check_update,
     content_identity,
-    log_model_changes,
-    previous_outputs,
+    oci_consequence,
     unchanged_artifact,
 )
 from components.oci.stack_checks import OciPlan, check_stack
+from components.providers.diffing import CONTENT_OUTPUT, log_model_changes, previous_outputs
 from components.providers.paths import portable_path, project_root, resolve_path
 from components.providers.repository import TritonModelRepository, TritonModelRepositoryArgs, ensure_artifacts
 from components.providers.smoke_test import InferenceSmokeTest, InferenceSmokeTestArgs
@@ -87,7 +89,9 @@ def _build(checked: OciPlan, config: pulumi.Config) -> dict[str, pulumi.Input[An
     model_identity = repository.content.apply(lambda content: content_identity(content, checked.models))
     fingerprint = model_identity.apply(lambda identity: option_fingerprint(settings, spec, model_identity=identity))
     checked_fingerprint = pulumi.Output.all(previous, fingerprint).apply(lambda pair: check_update(*pair))
-    pulumi.Output.all(previous, repository.content).apply(lambda pair: log_model_changes(*pair, settings.layout))
+    pulumi.Output.all(previous, repository.content).apply(
+        lambda pair: log_model_changes(*pair, resource=repository, consequence=oci_consequence(settings.layout))
+    )
     needs_storage = "object_storage" in checked.uploads.values()
     storage = _object_storage(settings, checked.region) if needs_storage and checked.region else None
     if settings.layout == "single":

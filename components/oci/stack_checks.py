@@ -8,14 +8,14 @@ stack config key or the spec field (`run_error`: one line per problem, no traceb
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 
-from components.core.oci.names import SINGLE_ARTIFACT, deployed_models
+from components.core.oci.names import deployed_models
 from components.core.oci.preflight import artifact_problems, preflight
 from components.core.oci.settings import CONFIG_KEYS, CONFIG_NAMESPACE, OciSettings, read_settings
+from components.core.package import artifact_size_bounds
 from components.core.plan import RepositoryPlan, plan_from_spec
 from components.core.problems import Problem, Severity, UserError, errors
 from components.core.spec import GroupSpec, load_spec
@@ -23,11 +23,6 @@ from components.core.validate import validate_plan
 from components.oci.catalog import ArtifactUpload
 from components.providers.paths import project_root, resolve_path
 from components.providers.problems import run_error
-
-ZIP_ENTRY_OVERHEAD = 256
-"""Bytes a zip adds per entry, over its path twice (local header, central directory): a generous bound."""
-ZIP_FIXED_OVERHEAD = 1024 * 1024
-"""Bytes for the end record and the artifact's own manifest: a generous bound."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +59,10 @@ def check_stack(config: pulumi.Config) -> OciPlan:
     problems = preflight(settings, spec)
     models = deployed_models(settings, spec)
     problems += _layout_problems(settings, spec, models)
-    sizes = artifact_size_bounds(plan, settings.layout, [model for model in models if model in plan.models])
+    try:
+        sizes = artifact_size_bounds(plan, settings.layout, [model for model in models if model in plan.models])
+    except UserError as exc:
+        raise run_error(exc, f"{spec_label} cannot be packaged") from None
     problems += artifact_problems(settings, sizes)
     limit = settings.artifact.inline_limit_bytes
     uploads: dict[str, ArtifactUpload] = {
@@ -80,23 +78,6 @@ def check_stack(config: pulumi.Config) -> OciPlan:
     if errors(problems):
         raise run_error(errors(problems), f"the stack {stack} cannot be deployed")
     return OciPlan(settings, spec, plan, models, uploads, region)
-
-
-def artifact_size_bounds(plan: RepositoryPlan, layout: str, models: Sequence[str]) -> dict[str, int]:
-    """An upper bound of each artifact zip's size (the packager stores files uncompressed), before building.
-
-    Keys are artifact names: `repository` for layout single, else each model's name.
-    """
-    sizes: dict[str, int] = {}
-    for name in models:
-        total = 0
-        for rel, source in plan.models[name].files.items():
-            size = source.path.stat().st_size if source.path is not None else len(source.data or b"")
-            total += size + ZIP_ENTRY_OVERHEAD + 2 * len(f"{name}/{rel}".encode())
-        sizes[name] = total
-    if layout == "single":
-        return {SINGLE_ARTIFACT: sum(sizes.values()) + ZIP_FIXED_OVERHEAD}
-    return {name: size + ZIP_FIXED_OVERHEAD for name, size in sizes.items()}
 
 
 def _layout_problems(settings: OciSettings, spec: GroupSpec, models: list[str]) -> list[Problem]:

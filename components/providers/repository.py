@@ -1,10 +1,12 @@
 """TritonModelRepository: the reproducible artifact zips of a group, rebuilt only when the models' content changes.
 
 The content digests are an input, computed when the program runs (`plan_manifest`): `content` maps each
-model to {file path inside the model folder: sha256}. So the engine's preview itself shows which file
-of which model changed (`content.classifier_onnx["1/model.onnx"]`), and the diff reports a change only
-when that content, the layout or the output folder differs: touching a file (a new mtime) changes
-nothing. At preview the resource also logs one line per changed model (`describe_changes`).
+model to {file path inside the model folder: sha256}. The diff reports a change only when that content,
+the layout or the output folder differs from the recorded outputs: touching a file (a new mtime)
+changes nothing. Which model changed is told from the Pulumi state, never from a local file: the
+engine's property diff shows the changed file keys (`content.classifier_onnx["1/model.onnx"]`), and
+the programs log one line per changed model against their stack's previous outputs
+(components.providers.diffing).
 
 The artifacts are build outputs, not the resource's identity: a CI runner starts with an empty
 folder, so a recorded zip missing on disk is not drift (`read` and `diff` report no change). Whatever
@@ -13,7 +15,6 @@ needs the file calls `ensure_artifacts`, which rebuilds it from the same inputs 
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from components._internal.atomic import write_bytes_atomic
+from components.core.changes import Content, model_changes
 from components.core.hashcache import HashCache
 from components.core.package import CACHE_NAME, LAYOUTS, BuildResult, ManifestEntry, build_artifacts, plan_manifest
 from components.core.plan import load_plan
@@ -40,14 +41,8 @@ from components.core.problems import Problem, UserError
 from components.providers.diffing import changed_keys, is_unknown
 from components.providers.paths import portable_path, resolve_path
 
-Content = dict[str, dict[str, str]]
-"""{model: {file path inside the model folder: sha256}}; empty folders end with '/'."""
-
 REBUILD_KEYS = ("content", "layout", "out_dir")
 """The inputs whose change rebuilds the artifacts."""
-
-RECORD_NAME = ".deployed-content.json"
-"""Beside the artifacts: the content and layout of the last build, for the preview's change list."""
 
 
 class ArtifactMismatch(Exception):
@@ -68,33 +63,6 @@ def repository_content(spec_path: str, out_dir: str) -> Content:
     content = content_of(plan_manifest(load_plan(resolve_path(spec_path)), cache))
     cache.save()
     return content
-
-
-def describe_changes(old: Mapping[str, Mapping[str, str]], new: Mapping[str, Mapping[str, str]]) -> list[str]:
-    """One plain line per model whose content differs, e.g. "model classifier_onnx: 1/model.onnx changed"."""
-    lines = []
-    for model in sorted(set(old) | set(new)):
-        if model not in old:
-            count = len(new[model])
-            lines.append(f"model {model}: added ({count} file{'' if count == 1 else 's'})")
-        elif model not in new:
-            lines.append(f"model {model}: removed")
-        else:
-            before, after = old[model], new[model]
-            changes = [f"{path} added" if path not in before else f"{path} removed" if path not in after
-                       else f"{path} changed"
-                       for path in sorted(set(before) | set(after)) if before.get(path) != after.get(path)]
-            if changes:
-                lines.append(f"model {model}: {', '.join(changes)}")
-    return lines
-
-
-def recorded_content(out_dir: str) -> Content | None:
-    """The content of the last build into `out_dir` (None when nothing was built there yet)."""
-    try:
-        return dict(json.loads((resolve_path(out_dir) / RECORD_NAME).read_text())["content"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def build(spec_path: str, layout: str, out_dir: str) -> BuildResult:
@@ -132,11 +100,9 @@ def build_outputs(props: Mapping[str, Any]) -> dict[str, Any]:
     manifest = content_of({model: [entry for entry in artifact.manifest if entry.path.startswith(f"{model}/")]
                            for artifact in result.artifacts for model in artifact.models})
     if manifest != props["content"]:
-        changed = "; ".join(describe_changes(props["content"], manifest))
+        changed = "; ".join(change.describe() for change in model_changes(props["content"], manifest))
         raise UserError(Problem(props["spec_path"], "", f"model files changed while deploying ({changed}); run "
                                 "the deployment again once nothing writes to them", "repository.changed"))
-    write_bytes_atomic(resolve_path(props["out_dir"]) / RECORD_NAME,
-                       json.dumps({"layout": props["layout"], "content": manifest}, indent=1, sort_keys=True).encode())
     artifacts = [
         {"name": a.name, "path": portable_path(a.path), "sha256": a.sha256, "size": a.size, "models": list(a.models)}
         for a in result.artifacts
@@ -168,12 +134,10 @@ class TritonModelRepositoryProvider(ResourceProvider):
         return ReadResult(id_, props)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        out = resolve_path(props["out_dir"])
         for artifact in props.get("artifacts", []):
             zip_path = resolve_path(artifact["path"])
             zip_path.unlink(missing_ok=True)
             zip_path.with_name(f"{artifact['name']}.manifest.json").unlink(missing_ok=True)
-        (out / RECORD_NAME).unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -213,14 +177,3 @@ class TritonModelRepository(Resource, module="triton", name="TritonModelReposito
             "manifest": None,
         }
         super().__init__(TritonModelRepositoryProvider(), resource_name, props, opts)
-        if pulumi.runtime.is_dry_run():
-            pulumi.Output.all(out_dir, content).apply(lambda pair: self._log_changes(*pair))
-
-    def _log_changes(self, out_dir: str, content: Content) -> None:
-        """At preview: one info line per model that the next build changes, against the last build recorded."""
-        old = recorded_content(out_dir)
-        if old is None:
-            pulumi.log.info(f"no earlier build in {out_dir}: building {len(content)} model(s)", resource=self)
-            return
-        for line in describe_changes(old, content):
-            pulumi.log.info(line, resource=self)

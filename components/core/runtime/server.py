@@ -6,6 +6,11 @@ Two ways to run, one layout in a state folder (`repository/`, `server.log`, `ser
 - `LocalServer.start_detached(plan, state_dir)`: the server outlives this process. Later processes
   read `ServerRecord.load(state_dir)`, then `is_serving(record)`, `sync(record, plan)`, `stop(record)`.
 
+Starting, updating and stopping hold the state folder's lock (`components.core.runtime.lock`), so two
+processes never do them at once on one folder; a second one waits up to `lock_timeout_s`, then fails.
+Each works from the record as it is on disk once the lock is held, so it sees what the previous one did.
+Looking (`ServerRecord.load`, `is_serving`, `attach`) takes no lock.
+
 The server runs in its own session and process group, which its Python backend stubs join, so
 that stopping it can make sure nothing is left. Models are loaded explicitly by name; a model that
 fails to load is reported by name with Triton's reason. ONNX and TorchScript models are served
@@ -44,6 +49,7 @@ from components.core.runtime.local_repository import (
     stage_model,
     write_repository,
 )
+from components.core.runtime.lock import LOCK_TIMEOUT_S, state_lock
 from components.core.runtime.shim import shim_plan
 from components.core.runtime.state import (
     ServerRecord,
@@ -171,24 +177,29 @@ class LocalServer:
     @classmethod
     def start(cls, plan: RepositoryPlan, state_dir: Path | str, *, http_port: int | None = None,
               grpc_port: int | None = None, metrics_port: int | None = None,
-              ready_timeout_s: float = READY_TIMEOUT_S) -> LocalServer:
+              ready_timeout_s: float = READY_TIMEOUT_S, lock_timeout_s: float = LOCK_TIMEOUT_S) -> LocalServer:
         """Serve every model of `plan`; returns once all are loaded. UserError names each model that failed.
+
+        Holds the state folder's lock until then (waiting up to `lock_timeout_s` for another process);
+        UserError when a server already serves from `state_dir`.
 
         The server gets SIGTERM if the thread that started it ends (Linux parent-death signal): start it
         from the thread that will own it, usually the main thread.
         """
         record, process, seconds = _launch(plan, Path(state_dir), Ports(http_port or 0, grpc_port or 0,
                                                                          metrics_port or 0),
-                                           detached=False, ready_timeout_s=ready_timeout_s)
+                                           detached=False, ready_timeout_s=ready_timeout_s,
+                                           lock_timeout_s=lock_timeout_s)
         return cls(record, process, seconds)
 
     @staticmethod
     def start_detached(plan: RepositoryPlan, state_dir: Path | str, *, http_port: int | None = None,
                        grpc_port: int | None = None, metrics_port: int | None = None,
-                       ready_timeout_s: float = READY_TIMEOUT_S) -> ServerRecord:
+                       ready_timeout_s: float = READY_TIMEOUT_S,
+                       lock_timeout_s: float = LOCK_TIMEOUT_S) -> ServerRecord:
         """Like `start`, but the server outlives this process; find it again with `ServerRecord.load(state_dir)`."""
         record, _, _ = _launch(plan, Path(state_dir), Ports(http_port or 0, grpc_port or 0, metrics_port or 0),
-                               detached=True, ready_timeout_s=ready_timeout_s)
+                               detached=True, ready_timeout_s=ready_timeout_s, lock_timeout_s=lock_timeout_s)
         return record
 
     @property
@@ -207,9 +218,10 @@ class LocalServer:
     def pid(self) -> int:
         return self._record.pid
 
-    def sync(self, plan: RepositoryPlan, *, load_timeout_s: float = LOAD_TIMEOUT_S) -> SyncResult:
+    def sync(self, plan: RepositoryPlan, *, load_timeout_s: float = LOAD_TIMEOUT_S,
+             lock_timeout_s: float = LOCK_TIMEOUT_S) -> SyncResult:
         """Update the served models to `plan` without a restart (see the module-level `sync`)."""
-        result = sync(self._record, plan, load_timeout_s=load_timeout_s)
+        result = sync(self._record, plan, load_timeout_s=load_timeout_s, lock_timeout_s=lock_timeout_s)
         self._record = result.record
         return result
 
@@ -220,9 +232,9 @@ class LocalServer:
         except subprocess.TimeoutExpired:
             return None
 
-    def stop(self, grace_s: float = STOP_GRACE_S) -> None:
+    def stop(self, grace_s: float = STOP_GRACE_S, *, lock_timeout_s: float = LOCK_TIMEOUT_S) -> None:
         """Stop the server and its stubs and forget its record (see the module-level `stop`)."""
-        stop(self._record, grace_s=grace_s)
+        stop(self._record, grace_s=grace_s, lock_timeout_s=lock_timeout_s)
 
     def __enter__(self) -> LocalServer:
         return self
@@ -248,26 +260,45 @@ def is_serving(record: ServerRecord) -> bool:
     return is_recorded_process(record) and triton_api.is_ready(record.http_url)
 
 
-def stop(record: ServerRecord, grace_s: float = STOP_GRACE_S) -> bool:
+def stop(record: ServerRecord, grace_s: float = STOP_GRACE_S, *, lock_timeout_s: float = LOCK_TIMEOUT_S) -> bool:
     """Stop the recorded server and its Python stubs, then forget the record and the served repository.
 
     The models are unloaded first, all at once: tritonserver then exits at once on SIGTERM instead
     of polling its models' shutdown once a second. Returns True when processes were stopped, False
     when none was left. A recycled pid (another process now) is never signalled. See `_terminate`.
+    Holds the state folder's lock; if the folder records another server by then (this one was
+    stopped and a new one started meanwhile), that server's record and repository are left alone.
     """
+    with state_lock(record.state_dir, "stop", lock_timeout_s):
+        return _stop_locked(record, grace_s)
+
+
+def _stop_locked(record: ServerRecord, grace_s: float = STOP_GRACE_S) -> bool:
     info = process_info(record.pid)
     ours = is_recorded_process(record)
     recycled = info is not None and info.running and not ours
     if ours:
         _unload_everything(record.http_url, time.monotonic() + grace_s)
     stopped = False if recycled else _terminate(record.pid, record.shm_prefix, grace_s)
+    if _replaced(record):
+        return stopped
     record.forget()
     if record.repository.is_relative_to(record.state_dir):
         shutil.rmtree(record.repository, ignore_errors=True)
     return stopped
 
 
-def sync(record: ServerRecord, plan: RepositoryPlan, *, load_timeout_s: float = LOAD_TIMEOUT_S) -> SyncResult:
+def _replaced(record: ServerRecord) -> bool:
+    """True when `record`'s state folder now records another server (an unreadable record counts as not)."""
+    try:
+        current = ServerRecord.find(record.state_dir)
+    except UserError:
+        return False
+    return current is not None and not current.same_server(record)
+
+
+def sync(record: ServerRecord, plan: RepositoryPlan, *, load_timeout_s: float = LOAD_TIMEOUT_S,
+         lock_timeout_s: float = LOCK_TIMEOUT_S) -> SyncResult:
     """Bring the served models to `plan`, touching only what changed; no restart.
 
     New models are loaded, changed ones (and recorded ones Triton no longer has ready) are swapped
@@ -275,10 +306,22 @@ def sync(record: ServerRecord, plan: RepositoryPlan, *, load_timeout_s: float = 
     deleted. A model whose load fails gets its
     previous folder back (Triton keeps serving the version it had) and is reported by name with
     Triton's reason after the other models are done; the record is saved either way.
+    Holds the state folder's lock, and starts from the record on disk then (what a sync by another
+    process did meanwhile counts), not from the models listed in `record`.
     """
-    if not (is_recorded_process(record) and triton_api.is_live(record.http_url)):
-        raise UserError(Problem(str(record.path), "", f"the local server (pid {record.pid}) is not running; "
+    with state_lock(record.state_dir, "sync", lock_timeout_s):
+        return _sync_locked(record, plan, load_timeout_s)
+
+
+def _sync_locked(given: ServerRecord, plan: RepositoryPlan, load_timeout_s: float) -> SyncResult:
+    if not (is_recorded_process(given) and triton_api.is_live(given.http_url)):
+        raise UserError(Problem(str(given.path), "", f"the local server (pid {given.pid}) is not running; "
                                 "start it again", "runtime.not_serving"))
+    record = ServerRecord.find(given.state_dir)
+    if record is None or not record.same_server(given):
+        raise UserError(Problem(str(given.path), "", f"the local server (pid {given.pid}) runs but is no longer the "
+                                "one recorded here (another process stopped or replaced it meanwhile); stop it, "
+                                "then start it again", "runtime.not_recorded"))
     shim = shim_plan(plan)
     desired = plan_digests(shim.plan)
     current = dict(record.models)
@@ -321,9 +364,16 @@ def sync(record: ServerRecord, plan: RepositoryPlan, *, load_timeout_s: float = 
     )
 
 
-def _launch(plan: RepositoryPlan, state_dir: Path, wanted: Ports, *, detached: bool,
-            ready_timeout_s: float) -> tuple[ServerRecord, subprocess.Popen[bytes], float]:
+def _launch(plan: RepositoryPlan, state_dir: Path, wanted: Ports, *, detached: bool, ready_timeout_s: float,
+            lock_timeout_s: float) -> tuple[ServerRecord, subprocess.Popen[bytes], float]:
+    """Start a server under the state folder's lock; the lock file is close-on-exec, so the server never holds it."""
     state_dir = state_dir.resolve()
+    with state_lock(state_dir, "start", lock_timeout_s):
+        return _launch_locked(plan, state_dir, wanted, detached=detached, ready_timeout_s=ready_timeout_s)
+
+
+def _launch_locked(plan: RepositoryPlan, state_dir: Path, wanted: Ports, *, detached: bool,
+                   ready_timeout_s: float) -> tuple[ServerRecord, subprocess.Popen[bytes], float]:
     _clear_previous(state_dir)
     shim = shim_plan(plan)
     repository = write_repository(shim.plan, state_dir / "repository")
@@ -339,7 +389,7 @@ def _launch(plan: RepositoryPlan, state_dir: Path, wanted: Ports, *, detached: b
         with log_file.open("wb") as log:
             process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=state_dir,
-                start_new_session=True, preexec_fn=None if detached else _stop_with_parent,
+                start_new_session=True, preexec_fn=None if detached else _stop_with_parent, close_fds=True,
             )
         _CHILDREN[process.pid] = process
         try:
@@ -378,7 +428,7 @@ def _launch(plan: RepositoryPlan, state_dir: Path, wanted: Ports, *, detached: b
         record = record.with_models(plan_digests(shim.plan), shim.shimmed)
         record.save()
     except BaseException:
-        stop(record)
+        _stop_locked(record)
         raise
     LOG.info("local tritonserver pid %s ready in %.2f s at %s (%d models%s)", record.pid, seconds, record.http_url,
              len(models), f"; through the shim: {', '.join(shim.shimmed)}" if shim.shimmed else "")
@@ -396,7 +446,7 @@ def _clear_previous(state_dir: Path) -> None:
             f"{previous.http_url}); update it, or stop it first (triton-groups stop --state-dir {state_dir})",
             "runtime.already_serving",
         ))
-    stop(previous)
+    _stop_locked(previous)
 
 
 def _wait_live(process: subprocess.Popen[bytes], http_url: str, log_file: Path, deadline: float) -> None:

@@ -72,6 +72,10 @@ class ServerRecord:
     def path(self) -> Path:
         return self.state_dir / RECORD_NAME
 
+    def same_server(self, other: ServerRecord) -> bool:
+        """True when both records describe one process (pid, start time, command line), whatever models they list."""
+        return (self.pid, self.start_ticks, self.command) == (other.pid, other.start_ticks, other.command)
+
     def with_models(self, models: Mapping[str, str], shimmed: tuple[str, ...]) -> ServerRecord:
         return replace(self, models=dict(sorted(models.items())), shimmed=tuple(sorted(shimmed)))
 

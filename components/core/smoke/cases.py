@@ -8,8 +8,10 @@ INT32, 300 is not an INT8). Every problem is reported at once as a UserError nam
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +26,8 @@ from components.core.spec import GroupSpec, ModelSpec, SmokeExpectation, SmokeIn
 
 INDEX_DATATYPE = "INT64"
 """argmax and top_k expectations are indices."""
+NUMPY_FILE_STARTS = (b"\x93NUMPY", b"PK\x03\x04")
+"""The first bytes of a .npy file (np.save) and of an .npz archive (np.savez, a zip)."""
 
 
 @dataclass(frozen=True)
@@ -137,16 +141,25 @@ def _load_npy(spec: GroupSpec, relative: str) -> np.ndarray:
         array = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise ValueError(f"{relative} does not exist (paths are relative to the spec file)") from None
-    except ValueError as exc:
+    except OSError as exc:
+        raise ValueError(f"{relative} cannot be read ({exc.strerror or exc}); check the file") from None
+    except (ValueError, EOFError, zipfile.BadZipFile) as exc:
+        if not _starts_like_numpy(path):
+            raise ValueError(f"{relative} is not a .npy file (no NumPy header); write it with np.save(path, array)") \
+                from None
         if "pickle" in str(exc):
             raise ValueError(f"{relative} holds Python objects (pickled); save strings as a str or bytes array "
                              "(np.save(path, np.array(['a', 'b'])))") from None
-        raise ValueError(f"{relative} is not a readable .npy file: {exc}") from None
-    except OSError as exc:
-        raise ValueError(f"{relative} cannot be read: {exc}") from None
+        raise ValueError(f"{relative} is not a readable .npy file ({exc}); write it again with np.save") from None
     if not isinstance(array, np.ndarray):
         raise ValueError(f"{relative} is an .npz archive; give one array saved with np.save")
     return array
+
+
+def _starts_like_numpy(path: Path) -> bool:
+    """Whether `path` begins like a .npy file or an .npz archive (np.load takes any other file for a pickle)."""
+    with path.open("rb") as handle:
+        return handle.read(6).startswith(NUMPY_FILE_STARTS)
 
 
 def _inline(value: Any, datatype: str | None) -> np.ndarray:

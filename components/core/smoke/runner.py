@@ -3,9 +3,14 @@
 Models run in parallel (one thread each), so a run takes about as long as its slowest model; a
 model's cases and their repeats run in order, so each latency is one request on an otherwise idle
 client, not a queue of our own making. Each case first sends one untimed warm-up request (a model's
-first request is far slower than the rest), checked like the others. Every case is prepared (inputs
-read and converted) before the first request, so a bad spec fails fast as a UserError, not as half a
-report.
+first request is far slower than the rest), checked before any timed request. Every case is prepared
+(inputs read and converted) before the first request, so a bad spec fails fast as a UserError, not
+as half a report.
+
+The harness adds as little as it can to what it measures: each case's request is built once
+(`prepare_request`) and sent back to back, the clock is around the send alone, and the answers are
+kept as returned and checked after the timed requests (all of them, the first failing one reported),
+so no check runs between two timed requests.
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ from components.core.problems import Problem, UserError
 from components.core.smoke.cases import PreparedCase, prepare_cases
 from components.core.smoke.checks import check_output
 from components.core.smoke.report import CaseResult, Failure, ModelResult, SmokeReport
-from components.core.smoke.transport import Transport, TransportError
+from components.core.smoke.transport import PreparedRequest, Transport, TransportError, prepare_request
 from components.core.spec import GroupSpec
 
 MAX_PARALLEL_MODELS = 32
+MAX_KEPT_BYTES = 64 * 2**20
+"""How many bytes of answers a case keeps before checking them; larger cases are timed in blocks, checked between."""
 
 
 def run_smoke(
@@ -115,24 +122,73 @@ def _run_model(
 
 
 def _run_case(transport: Transport, case: PreparedCase, repeats: int) -> CaseResult:
-    """Send `case` once to warm up, then `repeats` timed times, checking every answer; stop at the first failure.
+    """Send `case` once to warm up, then `repeats` timed times; check every answer and report the first failure.
 
-    The warm-up answer is checked but not timed: a model's first request (and a client's first
-    connection) is much slower than the rest, and would otherwise be a p99 of its own.
+    The warm-up answer is checked first and not timed: a model's first request (and a client's first
+    connection) is much slower than the rest, and would otherwise be a p99 of its own; a case whose
+    warm-up answer is wrong or missing sends nothing more. The timed requests go back to back and
+    their answers are checked afterwards, in blocks of at most MAX_KEPT_BYTES of answers; a failing
+    block ends the case. Every request sent is in the latencies, including those after a wrong answer.
     """
+    try:
+        request = prepare_request(transport, case.model, case.inputs, case.outputs, case.version)
+        warm_up = request.send()
+    except TransportError as exc:
+        return CaseResult(case.model, case.name, (Failure(_describe(exc)),))
+    failures = _check_answer(case, warm_up)
+    if failures:
+        return CaseResult(case.model, case.name, failures)
+    block = max(1, MAX_KEPT_BYTES // max(1, _answer_bytes(warm_up)))
     latencies: list[float] = []
-    for attempt in range(repeats + 1):
-        sent = time.perf_counter()
-        try:
-            answer = transport.infer(case.model, case.inputs, case.outputs, case.version)
-        except TransportError as exc:
-            return CaseResult(case.model, case.name, (Failure(_describe(exc)),), tuple(latencies))
-        if attempt > 0:
-            latencies.append((time.perf_counter() - sent) * 1000)
-        failures = _check_answer(case, answer)
+    while len(latencies) < repeats:
+        answers, latencies_ns, error = _send_timed(request, min(block, repeats - len(latencies)))
+        latencies += [elapsed / 1e6 for elapsed in latencies_ns]
+        failures = _first_failure(case, answers)
+        if not failures and error is not None:
+            failures = (Failure(_describe(error)),)
         if failures:
             return CaseResult(case.model, case.name, failures, tuple(latencies))
     return CaseResult(case.model, case.name, (), tuple(latencies))
+
+
+def _send_timed(
+    request: PreparedRequest, count: int
+) -> tuple[list[dict[str, np.ndarray]], list[int], TransportError | None]:
+    """Send `request` `count` times back to back, the clock around each send alone; stop at a transport error.
+
+    Returns the answers as sent back, each request's latency in ns, and the transport error if one ended it.
+    """
+    answers: list[dict[str, np.ndarray]] = []
+    latencies_ns: list[int] = []
+    send = request.send
+    clock = time.perf_counter_ns
+    try:
+        for _ in range(count):
+            sent = clock()
+            answer = send()
+            latencies_ns.append(clock() - sent)
+            answers.append(answer)
+    except TransportError as exc:
+        return answers, latencies_ns, exc
+    return answers, latencies_ns, None
+
+
+def _answer_bytes(answer: Mapping[str, np.ndarray]) -> int:
+    """The memory an answer holds: its arrays, plus the strings of BYTES arrays."""
+    return sum(
+        array.nbytes + (sum(len(item) for item in array.flat if isinstance(item, bytes))
+                        if array.dtype == np.object_ else 0)
+        for array in answer.values()
+    )
+
+
+def _first_failure(case: PreparedCase, answers: Sequence[Mapping[str, np.ndarray]]) -> tuple[Failure, ...]:
+    """The failures of the first answer, in the order sent, that has any; () when every answer passes."""
+    for answer in answers:
+        failures = _check_answer(case, answer)
+        if failures:
+            return failures
+    return ()
 
 
 def _check_answer(case: PreparedCase, answer: Mapping[str, np.ndarray]) -> tuple[Failure, ...]:

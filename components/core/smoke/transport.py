@@ -2,13 +2,16 @@
 
 Plain Triton v2 over HTTP or gRPC (`components.core.smoke.triton_transport`) and OCI model
 deployments (a signed POST to /predict, `components.core.smoke.oci_transport`) both implement it.
+A transport may also build a request once and send it many times (`PreparingTransport.prepare`):
+`prepare_request` uses that when the transport has it and falls back to `Transport.infer` otherwise,
+so the runner times only the request itself whatever the transport.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 import numpy as np
 
@@ -54,3 +57,44 @@ class Transport(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class PreparedRequest(Protocol):
+    """One inference request built once (model, inputs, outputs, version) and sent as often as wanted."""
+
+    def send(self) -> dict[str, np.ndarray]:
+        """Send the request once; return the requested outputs present in the answer. Raises TransportError."""
+        ...
+
+
+class PreparingTransport(Transport, Protocol):
+    """A Transport that can build a request once, so that sending it again costs only the request."""
+
+    def prepare(
+        self, model: str, inputs: Sequence[Tensor], outputs: Sequence[str], version: int | None = None
+    ) -> PreparedRequest:
+        """Build the request (may raise TransportError when an input cannot be sent); safe to send from any thread."""
+        ...
+
+
+@dataclass(frozen=True)
+class InferCall:
+    """The PreparedRequest of a transport without `prepare`: each send is one `transport.infer` call."""
+
+    transport: Transport
+    model: str
+    inputs: tuple[Tensor, ...]
+    outputs: tuple[str, ...]
+    version: int | None = None
+
+    def send(self) -> dict[str, np.ndarray]:
+        return self.transport.infer(self.model, self.inputs, self.outputs, self.version)
+
+
+def prepare_request(
+    transport: Transport, model: str, inputs: Sequence[Tensor], outputs: Sequence[str], version: int | None = None
+) -> PreparedRequest:
+    """`transport.prepare(...)` when the transport has it, else an `InferCall`. Raises TransportError."""
+    if callable(getattr(transport, "prepare", None)):
+        return cast(PreparingTransport, transport).prepare(model, inputs, outputs, version)
+    return InferCall(transport, model, tuple(inputs), tuple(outputs), version)

@@ -2,9 +2,11 @@
 
 `TritonTransport("http://127.0.0.1:8000")`, `TritonTransport("127.0.0.1:8001", "grpc")`. Each thread
 gets its own tritonclient client (the HTTP client is not thread-safe, and a client is cheap next to
-a model); `close()` closes them all. Readiness uses liveness plus each model's readiness, not the
-server's readiness: with Triton's strict readiness one broken model keeps the whole server "not
-ready", and we want that model named with its reason from the repository index.
+a model), kept for the transport's life; `close()` closes them all. `prepare` builds a request's
+tritonclient objects once, so that sending it again costs what a bare tritonclient loop costs.
+Readiness uses liveness plus each model's readiness, not the server's readiness: with Triton's
+strict readiness one broken model keeps the whole server "not ready", and we want that model named
+with its reason from the repository index.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from http.client import HTTPException
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -138,6 +142,12 @@ class TritonTransport:
         self, model: str, inputs: Sequence[Tensor], outputs: Sequence[str], version: int | None = None
     ) -> dict[str, np.ndarray]:
         """Run one inference with binary tensors; return the requested outputs present in the answer."""
+        return self.prepare(model, inputs, outputs, version).send()
+
+    def prepare(
+        self, model: str, inputs: Sequence[Tensor], outputs: Sequence[str], version: int | None = None
+    ) -> TritonRequest:
+        """Build the tritonclient request objects once; TransportError when an input cannot be sent."""
         module = httpclient if self.protocol == "http" else grpcclient
         requested_inputs = []
         for tensor in inputs:
@@ -147,18 +157,11 @@ class TritonTransport:
             except InferenceServerException as exc:
                 raise TransportError(f"input {tensor.name} cannot be sent: {exc.message()}") from None
             requested_inputs.append(given)
-        requested_outputs = [module.InferRequestedOutput(name) for name in outputs]
         options: dict[str, Any] = {"model_version": str(version) if version is not None else ""}
         if self.protocol == "grpc":
             options["client_timeout"] = self.request_timeout_s
-        result = self._call(lambda client: client.infer(model, requested_inputs, outputs=requested_outputs,
-                                                        **options))
-        answer = {}
-        for name in outputs:
-            array = result.as_numpy(name)
-            if array is not None:
-                answer[name] = array
-        return answer
+        return TritonRequest(self, model, tuple(requested_inputs),
+                             tuple(module.InferRequestedOutput(name) for name in outputs), tuple(outputs), options)
 
     def __enter__(self) -> TritonTransport:
         return self
@@ -194,15 +197,52 @@ class TritonTransport:
         """Run `action` with this thread's client; every failure to get an answer becomes a TransportError."""
         try:
             return action(self._client())
-        except InferenceServerException as exc:
-            status = exc.status() or ""
-            code = int(status) if status.isdigit() else None
-            message = exc.message() or str(exc)
-            label = f"HTTP {code}" if code is not None else status.removeprefix("StatusCode.") or "error"
-            raise TransportError(f"{label}: {_one_line(message)}", status=code,
-                                 detail=message) from None
-        except OSError as exc:  # refused, reset, timed out, TLS: the server did not answer
-            raise TransportError(f"no answer: {type(exc).__name__}: {_one_line(str(exc))}") from None
+        except (InferenceServerException, OSError, HTTPException) as exc:
+            raise _transport_error(exc) from None
+
+
+@dataclass(frozen=True)
+class TritonRequest:
+    """A request built once by `TritonTransport.prepare`: its tritonclient InferInputs (data set) and
+    InferRequestedOutputs are reused by every send, which costs one `client.infer` plus `as_numpy` per output.
+
+    Safe to send from several threads: tritonclient only reads the request objects, and each send
+    uses the calling thread's client.
+    """
+
+    transport: TritonTransport
+    model: str
+    inputs: tuple[Any, ...]
+    requested: tuple[Any, ...]
+    outputs: tuple[str, ...]
+    options: Mapping[str, Any]
+
+    def send(self) -> dict[str, np.ndarray]:
+        """Run the inference once; return the requested outputs present in the answer. Raises TransportError."""
+        try:
+            result = self.transport._client().infer(self.model, self.inputs, outputs=self.requested, **self.options)
+        except (InferenceServerException, OSError, HTTPException) as exc:
+            raise _transport_error(exc) from None
+        answer = {}
+        for name in self.outputs:
+            array = result.as_numpy(name)
+            if array is not None:
+                answer[name] = array
+        return answer
+
+
+def _transport_error(exc: InferenceServerException | OSError | HTTPException) -> TransportError:
+    """A tritonclient failure to get an answer as a TransportError (status and what the server said kept)."""
+    if isinstance(exc, OSError):  # refused, reset, timed out, TLS: the server did not answer
+        return TransportError(f"no answer: {type(exc).__name__}: {_one_line(str(exc))}")
+    if isinstance(exc, HTTPException):  # an answer, but not HTTP/1.1: a gRPC port, or another service
+        return TransportError(f"the answer is not HTTP ({type(exc).__name__}: {_one_line(str(exc))}); if this is "
+                              "Triton's gRPC port, give a grpc:// URL or --protocol grpc")
+    status = exc.status() or ""
+    code = int(status) if status.isdigit() else None
+    message = exc.message() or str(exc)
+    label = f"HTTP {code}" if code is not None else status.removeprefix("StatusCode.") or "error"
+    return TransportError(f"{label}: {_one_line(message)}", status=code, detail=message)
 
 
 def parse_url(url: str, protocol: Protocol | None = None) -> tuple[Protocol, bool, str]:
@@ -227,9 +267,15 @@ def parse_url(url: str, protocol: Protocol | None = None) -> tuple[Protocol, boo
         ssl = False
         address = text.rstrip("/")
         protocol = protocol or "http"
-    host = urlsplit(f"//{address}").hostname
-    if not host:
+    split = urlsplit(f"//{address}")
+    if not split.hostname or any(char.isspace() for char in address):
         raise bad("give host:port, e.g. 127.0.0.1:8000")
+    try:
+        port = split.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise bad("the port must be a number from 1 to 65535, e.g. 127.0.0.1:8000")
     if protocol == "grpc" and "/" in address:
         raise bad("a gRPC address is host:port, without a path")
     return protocol, ssl, address

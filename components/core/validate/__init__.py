@@ -4,7 +4,7 @@
 `<model>/config.pbtxt`, the field concerned (`input[IMAGE].dims`,
 `ensemble_scheduling.step[1].input_map[INPUT__0]`), what is wrong and what to do, with a stable dotted code.
 With `config_only=True` the checks that need model files (version folders, model files, ONNX graphs, label
-and warmup files) are skipped.
+and warmup files, a spec's smoke .npy files) are skipped.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from components.core.validate.scheduling import (
     check_response_cache,
     check_sequence_batching,
 )
+from components.core.validate.sources import check_repository_folder, check_smoke_cases
 from components.core.validate.tensors import check_tensors
 from components.core.validate.warmup import check_warmup
 
@@ -33,7 +34,9 @@ __all__ = ["validate_plan"]
 
 def validate_plan(plan: RepositoryPlan, config_only: bool = False) -> list[Problem]:
     """Every problem in `plan`, errors and warnings, sorted by model then field."""
-    problems = [*plan.problems, *check_names(plan)]
+    problems = [*plan.problems, *check_names(plan), *check_repository_folder(plan)]
+    if plan.spec is not None and not config_only:
+        problems += check_smoke_cases(plan.spec)
     server_args = list(plan.spec.server_args) if plan.spec is not None else None
     findings = {name: Findings(model.config_label) for name, model in plan.models.items()}
     for name, model in plan.models.items():

@@ -9,7 +9,7 @@ import re
 
 from tritonclient.grpc import model_config_pb2 as mc
 
-from components.core.plan import ModelPlan
+from components.core.plan import ModelPlan, is_version_folder
 from components.core.render import EXECUTION_ENV_PARAMETER
 from components.core.validate.backends import effective_backend, is_ensemble, model_filename
 from components.core.validate.report import Findings
@@ -17,7 +17,7 @@ from components.core.validate.tensors import element_count
 from components.core.validate.warmup import WARMUP_FOLDER
 
 MODEL_DIRECTORY_VARIABLE = "$$TRITON_MODEL_DIRECTORY/"
-QUIET_FOLDERS = frozenset({WARMUP_FOLDER, "initial_state", "env"})
+QUIET_FOLDERS = frozenset({WARMUP_FOLDER, "initial_state", "configs", "env"})
 """Non-version folders that are expected in a model folder: Triton's own, and the Python environment folder."""
 PYTHON_MODEL_CLASS = re.compile(rb"\bTritonPythonModel\b")
 BYTE_SIZES = {
@@ -27,14 +27,9 @@ BYTE_SIZES = {
 }
 
 
-def folders(model: ModelPlan) -> set[str]:
-    """The names of the folders directly inside the model folder (empty ones included)."""
-    return {p.split("/", 1)[0] for p in model.files if "/" in p} | {d.split("/", 1)[0] for d in model.empty_dirs}
-
-
 def available_versions(model: ModelPlan) -> list[int]:
-    """The versions Triton finds: folders named by a number without leading zeros."""
-    return sorted(int(name) for name in folders(model) if name.isdigit() and (name == "0" or name[0] != "0"))
+    """The versions Triton finds: the model's version folders (`is_version_folder`), in numeric order."""
+    return [int(name) for name in model.version_dirs()]
 
 
 def versions_to_load(model: ModelPlan, config: mc.ModelConfig) -> list[int]:
@@ -71,11 +66,13 @@ def check_files(model: ModelPlan, config: mc.ModelConfig, found: Findings) -> No
 
 
 def _check_version_folders(model: ModelPlan, config: mc.ModelConfig, found: Findings) -> None:
-    for name in sorted(folders(model)):
-        if name.isdigit() and name != "0" and name[0] == "0":
+    for name in sorted(model.folders()):
+        if is_version_folder(name) or name in QUIET_FOLDERS:
+            continue
+        if name.isascii() and name.isdigit():
             found.warning("", f"folder {name}/ is ignored: Triton does not read version folders with leading zeros; "
                           f"rename it {int(name)}/", "files.version_folder")
-        elif not name.isdigit() and name not in QUIET_FOLDERS:
+        else:
             found.warning("", f"folder {name}/ is ignored: Triton reads only numeric version folders (1/, 2/, ...)",
                           "files.version_folder")
     available = available_versions(model)

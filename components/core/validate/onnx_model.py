@@ -62,9 +62,15 @@ class GraphSignature:
 
 
 def read_signature(source: FileSource) -> GraphSignature:
-    """Read a graph's inputs (minus initializers) and outputs without loading external weights."""
+    """Read a graph's inputs (minus initializers) and outputs without loading external weights.
+
+    Raises DecodeError, OSError or ValueError when the file is not an ONNX model (an empty file has no graph).
+    """
     stream = io.BytesIO(source.read()) if source.path is None else str(source.path)
-    graph = onnx.load(stream, load_external_data=False).graph
+    loaded = onnx.load(stream, load_external_data=False)
+    if not loaded.HasField("graph"):
+        raise ValueError("it holds no graph (an empty file, or not an ONNX model)")
+    graph = loaded.graph
     initializers = {tensor.name for tensor in graph.initializer}
     inputs = {value.name: _graph_tensor(value) for value in graph.input}
     return GraphSignature(
@@ -98,7 +104,8 @@ def check_onnx(model: ModelPlan, config: mc.ModelConfig, found: Findings) -> Non
         try:
             signature = read_signature(source)
         except (DecodeError, OSError, ValueError) as exc:
-            found.error("default_model_filename", f"{path} is not a readable ONNX model: {exc}", "onnx.unreadable")
+            found.error("default_model_filename", f"{path} is not a readable ONNX model: {exc}; export or copy it "
+                        "again", "onnx.unreadable")
             continue
         _compare(path, signature, config, found)
 

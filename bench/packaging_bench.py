@@ -1,6 +1,6 @@
 """Packaging benchmark: a cold `build` against `sha256sum` and `zip -0 -r`; the warm rebuild of a repository.
 
-Run by hand from the project root: `.venv/bin/python bench/packaging.py [--gib 1] [--files 4]`. It writes
+Run by hand from the project root: `.venv/bin/python bench/packaging_bench.py [--gib 1] [--files 4]`. It writes
 a repository of random weights (at least 1 GiB) in a temporary folder, measures in one run:
 
 - `sha256sum` over the repository's files (the reference: hashing alone),
@@ -30,15 +30,12 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent.parent
-# Run as a script, this file's folder comes first on sys.path, where this file would shadow the `packaging`
-# distribution that tritonclient imports: put the project there instead.
-sys.path[0] = str(PROJECT)
+from components._internal.atomic import write_bytes_atomic
+from components.core.hashcache import RACY_WINDOW_NS
+from components.core.package import build_artifacts
+from components.core.plan import load_plan
 
-from components._internal.atomic import write_bytes_atomic  # noqa: E402
-from components.core.hashcache import RACY_WINDOW_NS  # noqa: E402
-from components.core.package import build_artifacts  # noqa: E402
-from components.core.plan import load_plan  # noqa: E402
+PROJECT = Path(__file__).resolve().parent.parent
 
 RESULTS = PROJECT / "bench" / "RESULTS.md"
 SECTION = "## Packaging"
@@ -164,7 +161,7 @@ def record(block: str, results: Path = RESULTS) -> None:
     try:
         start = next(i for i, line in enumerate(lines) if line.rstrip() == SECTION)
     except StopIteration:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\nMeasured by `bench/packaging.py`.\n\n{block}"
+        text = text.rstrip("\n") + f"\n\n{SECTION}\n\nMeasured by `bench/packaging_bench.py`.\n\n{block}"
     else:
         end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
         head = "".join(lines[:end]).rstrip("\n") + "\n\n"
@@ -182,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     missing = [tool for tool in ("zip", "sha256sum") if shutil.which(tool) is None]
     if missing:
-        print(f"bench/packaging.py: {', '.join(missing)} not found; install it (Debian/Ubuntu: "
+        print(f"bench/packaging_bench.py: {', '.join(missing)} not found; install it (Debian/Ubuntu: "
               f"`apt-get install -y {' '.join('coreutils' if t == 'sha256sum' else t for t in missing)}`) "
               "and run again", file=sys.stderr)
         return 2
