@@ -146,7 +146,8 @@ def _smoke(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     transport = TritonTransport(args.url, args.protocol)
     try:
-        report = run_smoke(spec, transport, models=args.model, repeats=args.repeats, timeout_s=args.timeout)
+        report = run_smoke(spec, transport, models=args.model, repeats=args.repeats, timeout_s=args.timeout,
+                           models_label="--model")
     finally:
         transport.close()
     print(json.dumps(report.to_json(), indent=2) if args.json else report.summary())

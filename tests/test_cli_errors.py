@@ -7,6 +7,7 @@ code. A bug, unlike a mistake, shows its traceback and says how to report it (ex
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
@@ -42,6 +43,10 @@ input [ { name: "IN" data_type: TYPE_FP32 dims: [ 3 ] } ]
 output [ { name: "OUT" data_type: TYPE_FP32 dims: [ 3 ] } ]
 """
 PYTHON_MODEL = "class TritonPythonModel:\n    pass\n"
+SLOW_LOADING_MODEL = (
+    "import time\n\n\nclass TritonPythonModel:\n    def initialize(self, args):\n        time.sleep(30)\n"
+)
+"""A model still loading when the test presses Ctrl-C, however loaded the machine is."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,23 @@ def dangling_model_link(root: Path) -> Mistake:
     return Mistake(["validate", str(repo)], str(repo / "m" / "1" / "model.py"))
 
 
+def fifo_in_a_model_folder(root: Path) -> Mistake:
+    repo = repository(root)
+    os.mkfifo(repo / "m" / "1" / "weights.bin")
+    return Mistake(["validate", str(repo)], str(repo / "m" / "1" / "weights.bin"))
+
+
+def config_is_a_folder(root: Path) -> Mistake:
+    repo = repository(root, files={"1/model.py": PYTHON_MODEL.encode()})
+    (repo / "m" / "config.pbtxt").unlink()
+    (repo / "m" / "config.pbtxt").mkdir()
+    return Mistake(["validate", str(repo)], "m/config.pbtxt")
+
+
+def a_device(root: Path) -> Mistake:
+    return Mistake(["validate", os.devnull], os.devnull)
+
+
 def smoke_npy_not_numpy(root: Path) -> Mistake:
     spec = vision(root)
     (spec.parent / "smoke" / "image.npy").write_text("not an array\n")
@@ -173,7 +195,8 @@ def smoke_url(url: str, *options: str) -> Callable[[Path], Mistake]:
 
 def smoke_unknown_model(root: Path) -> Mistake:
     spec = vision(root)
-    return Mistake(["smoke", str(spec), "--url", "127.0.0.1:8000", "--model", "resnet"], f"{spec}: models")
+    return Mistake(["smoke", str(spec), "--url", "127.0.0.1:8000", "--model", "resnet"],
+                   f"--model: no model named 'resnet' in the spec {spec}")
 
 
 def usage(*argv: str) -> Callable[[Path], Mistake]:
@@ -206,9 +229,19 @@ def stop_record(content: bytes) -> Callable[[Path], Mistake]:
     return make
 
 
+def serve_state_dir_below_a_file(root: Path) -> Mistake:
+    below = a_file(root) / "state"
+    return Mistake(["serve", str(repository(root)), "--state-dir", str(below)], str(below))
+
+
+def stop_record_is_a_folder(root: Path) -> Mistake:
+    (root / "state" / "server.json").mkdir(parents=True)
+    return Mistake(["stop", "--state-dir", str(root / "state")], str(root / "state" / "server.json"))
+
+
 def stop_state_dir_is_a_file(root: Path) -> Mistake:
     notes = a_file(root)
-    return Mistake(["stop", "--state-dir", str(notes)], str(notes / "server.json"))
+    return Mistake(["stop", "--state-dir", str(notes)], str(notes))
 
 
 def demo_on_a_repository(root: Path) -> Mistake:
@@ -220,22 +253,25 @@ def demo_missing_spec(root: Path) -> Mistake:
     return Mistake(["demo", str(root / "nope.yaml"), "--state-dir", str(root / "state")], str(root / "nope.yaml"))
 
 
-NOT_A_RECORD_YET = pytest.mark.xfail(
-    strict=True, reason="ServerRecord.find (core/runtime/state.py) reads server.json outside its try and assumes a "
-    "JSON object: a list or non-UTF-8 bytes still end in a traceback; remove this mark once it reports them")
-
 MISTAKES = [
     pytest.param(missing_path, 1, "no such file or folder", id="validate-missing-path"),
     pytest.param(empty_folder, 1, "holds no model folder", id="validate-empty-folder"),
     pytest.param(folder_of_a_spec, 1, "holds group.yaml; give the group spec file instead", id="build-spec-folder"),
     pytest.param(yaml_syntax_error, 1, "not valid YAML", id="validate-yaml-error"),
     pytest.param(spec_not_a_mapping, 1, "the spec must be a mapping", id="validate-spec-not-mapping"),
-    pytest.param(spec_not_utf8, 1, "cannot read the file", id="validate-spec-not-utf8"),
+    pytest.param(spec_not_utf8, 1, "is not UTF-8 text (byte 0xff at offset 6); save it as UTF-8",
+                 id="validate-spec-not-utf8"),
     pytest.param(spec_path_missing, 1, "model.py does not exist", id="validate-spec-path-missing"),
-    pytest.param(config_not_utf8, 1, "not UTF-8", id="validate-config-not-utf8"),
+    pytest.param(config_not_utf8, 1, "config.pbtxt is not UTF-8 text (byte 0xff at offset 10); save it as UTF-8",
+                 id="validate-config-not-utf8"),
+    pytest.param(config_is_a_folder, 1, "config.pbtxt is a folder; it must be the model configuration file",
+                 id="validate-config-is-a-folder"),
     pytest.param(empty_onnx_file, 1, "1/model.onnx is not a readable ONNX model: it holds no graph",
                  id="validate-empty-onnx"),
-    pytest.param(dangling_model_link, 1, "no such file or directory; check this path", id="validate-dangling-link"),
+    pytest.param(dangling_model_link, 1, "is a broken symbolic link: its target", id="validate-dangling-link"),
+    pytest.param(fifo_in_a_model_folder, 1, "is not a regular file (a device, FIFO or socket), so it cannot be "
+                 "served; remove it", id="validate-fifo-in-a-model"),
+    pytest.param(a_device, 1, "is not a regular file or folder", id="validate-a-device"),
     pytest.param(smoke_npy_not_numpy, 1, "smoke/image.npy is not a .npy file (no NumPy header)",
                  id="validate-npy-not-numpy"),
     pytest.param(smoke_npy_truncated, 1, "smoke/image.npy is not a readable .npy file", id="demo-npy-truncated"),
@@ -272,15 +308,22 @@ MISTAKES = [
     pytest.param(usage("demo", "SPEC", "--http-port", "-1"), 2, "argument --http-port: '-1' is not a port",
                  id="demo-negative-port"),
     pytest.param(serve_invalid_repository, 1, "not served, fix the problems above first", id="serve-invalid-repo"),
-    pytest.param(serve_state_dir_is_a_file, 1, "file exists", id="serve-state-dir-is-a-file"),
+    pytest.param(serve_state_dir_is_a_file, 1, "is a file, not a folder; the state folder of a local server must "
+                 "be a folder", id="serve-state-dir-is-a-file"),
+    pytest.param(serve_state_dir_below_a_file, 1, "is below a file, so it cannot be a folder",
+                 id="serve-state-dir-below-a-file"),
     pytest.param(stop_nothing_recorded, 1, "no local server is recorded here", id="stop-nothing-recorded"),
     pytest.param(stop_record(b'{"format": 1, "pid": '), 1, "not a readable local server record",
                  id="stop-record-not-json"),
     pytest.param(stop_record(b'{"format": 1, "pid": 12}'), 1, "not a readable local server record",
                  id="stop-record-incomplete"),
-    pytest.param(stop_record(b"[]"), 1, "server.json", id="stop-record-not-an-object", marks=NOT_A_RECORD_YET),
-    pytest.param(stop_record(b"\xff\xfe"), 1, "server.json", id="stop-record-not-utf8", marks=NOT_A_RECORD_YET),
-    pytest.param(stop_state_dir_is_a_file, 1, "not a directory", id="stop-state-dir-is-a-file"),
+    pytest.param(stop_record(b"[]"), 1, "not a readable local server record (it holds an array, not a JSON "
+                 "object)", id="stop-record-not-an-object"),
+    pytest.param(stop_record(b"\xff\xfe"), 1, "not a readable local server record (not UTF-8 text)",
+                 id="stop-record-not-utf8"),
+    pytest.param(stop_record_is_a_folder, 1, "not a readable local server record (is a directory)",
+                 id="stop-record-is-a-folder"),
+    pytest.param(stop_state_dir_is_a_file, 1, "is a file, not a state folder", id="stop-state-dir-is-a-file"),
     pytest.param(demo_on_a_repository, 1, "is a folder; demo needs a group spec", id="demo-on-a-repository"),
     pytest.param(demo_missing_spec, 1, "no such file; give the path of a group spec", id="demo-missing-spec"),
     pytest.param(usage(), 2, "the following arguments are required: COMMAND", id="no-command"),
@@ -309,6 +352,53 @@ def test_a_user_mistake_is_one_clear_line_and_an_exit_code(
     assert "Traceback" not in out + err
     assert exit_code == code, err
     assert [line for line in err.splitlines() if made.names in line and says in line], err
+
+
+def refused(path: os.PathLike[str] | str) -> PermissionError:
+    """What reading or listing `path` raises for a user without permission (the tests may run as root, whom
+    `chmod 000` does not stop, so they patch the read instead)."""
+    return PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))
+
+
+def test_a_model_folder_that_cannot_be_listed_is_named_not_taken_for_an_empty_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = repository(tmp_path)
+    listing = os.scandir
+
+    def scandir(path: str) -> Iterator[os.DirEntry[str]]:
+        if Path(path) == repo / "m":
+            raise refused(path)
+        return listing(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+
+    code, _, err = run(["validate", str(repo)], capsys)
+
+    assert code == 1
+    assert err.splitlines() == [f"{repo / 'm'}: cannot be read (permission denied); make it readable by this user or "
+                                "remove it", f"1 problem(s) found in {repo}"]
+
+
+def test_a_python_model_that_cannot_be_read_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = repository(tmp_path)
+    model = repo / "m" / "1" / "model.py"
+    reading = Path.read_bytes
+
+    def read_bytes(path: Path) -> bytes:
+        if path == model:
+            raise refused(path)
+        return reading(path)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+
+    code, _, err = run(["validate", str(repo)], capsys)
+
+    assert code == 1
+    assert err.splitlines() == [f"m/config.pbtxt: default_model_filename: 1/model.py cannot be read ({model}: "
+                                "permission denied); make it readable by this user", f"1 problem(s) found in {repo}"]
 
 
 def test_a_user_file_given_as_the_cache_is_left_as_it_was(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -458,21 +548,11 @@ def processes_using(folder: Path) -> list[int]:
     return found
 
 
-def gone(folder: Path, within_s: float) -> bool:
-    """Whether no process uses `folder` any more, waiting up to `within_s` (a Python stub may take a moment to end
-    after its server: the core reaps the server alone when it fails to bind its ports)."""
-    deadline = time.monotonic() + within_s
-    while processes_using(folder):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 @pytest.mark.triton
 def test_ctrl_c_while_a_server_starts_stops_it_and_exits_130(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    serve = subprocess.Popen([str(COMMAND), "serve", str(repository(tmp_path)), "--state-dir", str(state)],
+    slow = repository(tmp_path, files={"1/model.py": SLOW_LOADING_MODEL.encode()})
+    serve = subprocess.Popen([str(COMMAND), "serve", str(slow), "--state-dir", str(state)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not processes_using(state / "repository") and time.monotonic() < deadline:
@@ -493,9 +573,9 @@ def test_serving_on_a_port_in_use_names_the_port(tmp_path: Path, capsys: pytest.
                             "--http-port", str(port)], capsys)
 
     assert code == 1
-    assert err == (f"tritonserver could not listen on 127.0.0.1 port {port}: it is in use; pick another port or stop "
-                   "what listens there\n")
-    assert gone(tmp_path / "state", within_s=5)
+    assert err == (f"tritonserver could not listen on 127.0.0.1 port {port}, the HTTP port asked for: it is in use; "
+                   "give another HTTP port, or leave it out to get a free one, or stop what listens there\n")
+    assert processes_using(tmp_path / "state") == []
 
 
 def test_an_npz_archive_is_not_taken_for_a_pickle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

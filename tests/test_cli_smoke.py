@@ -115,7 +115,7 @@ def test_an_unknown_model_is_a_problem_line(tmp_path: Path, capsys: pytest.Captu
     assert code == 1
     assert captured.out == ""
     assert captured.err.splitlines() == [
-        f"{spec}: models: no model named 'quadruple' in the spec; its models are ['triple']"
+        f"--model: no model named 'quadruple' in the spec {spec}; its models are ['triple']"
     ]
 
 

@@ -435,6 +435,17 @@ def test_a_file_gone_since_planning_is_named_with_its_place_in_the_repository(re
     assert str(problem).startswith(str(repo / "add" / "1" / "weights.bin"))
 
 
+def test_a_repository_with_a_file_it_cannot_read_is_not_built(repo: Path, tmp_path: Path) -> None:
+    link = repo / "add" / "1" / "tokenizer.json"
+    link.symlink_to(tmp_path / "deleted.json")
+
+    with pytest.raises(UserError) as caught:
+        build_artifacts(plan_from_folder(repo), tmp_path / "out")
+
+    assert [(p.code, p.file) for p in caught.value.problems] == [("repository.broken_link", str(link))]
+    assert not (tmp_path / "out").exists()
+
+
 def test_out_must_be_a_folder(repo: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.zip"
     out.write_bytes(b"")

@@ -305,14 +305,18 @@ def test_a_port_taken_meanwhile_is_retried_with_another(tmp_path: Path, monkeypa
 
 
 @pytest.mark.triton
-def test_a_port_given_but_taken_is_reported(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("option", "kind"), [("http_port", "HTTP"), ("grpc_port", "gRPC")])
+def test_a_port_given_but_taken_is_reported(option: str, kind: str, tmp_path: Path) -> None:
     (tmp_path / "repo").mkdir()
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         taken = squatter.getsockname()[1]
-        with pytest.raises(UserError, match=f"could not listen on 127.0.0.1 port {taken}: it is in use"):
-            LocalServer.start(load_plan(tmp_path / "repo"), tmp_path / "state", http_port=taken)
+        with pytest.raises(UserError) as raised:
+            LocalServer.start(load_plan(tmp_path / "repo"), tmp_path / "state", **{option: taken})
+    assert str(raised.value) == (f"tritonserver could not listen on 127.0.0.1 port {taken}, the {kind} port asked "
+                                 f"for: it is in use; give another {kind} port, or leave it out to get a free one, or "
+                                 "stop what listens there")
     assert server_processes_of(tmp_path / "state") == []
 
 

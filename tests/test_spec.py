@@ -224,6 +224,32 @@ def test_a_missing_spec_file_says_so() -> None:
     assert caught.value.problems[0].code == "spec.missing"
 
 
+@pytest.mark.parametrize(("inside", "message"), [
+    ([], "is a folder; give the group spec file (YAML) itself"),
+    (["group.yaml", "notes.txt"], "is a folder; give the group spec file (YAML) itself, e.g. vision/group.yaml"),
+])
+def test_a_folder_given_as_the_spec_asks_for_the_spec_file(inside: list[str], message: str) -> None:
+    Path("vision").mkdir()
+    for name in inside:
+        Path("vision", name).write_text("name: g\n")
+
+    with pytest.raises(UserError) as caught:
+        load_spec("vision")
+
+    assert [str(p) for p in caught.value.problems] == [f"vision: {message}"]
+
+
+def test_a_spec_that_is_not_utf8_says_where_and_to_save_it_as_utf8() -> None:
+    Path(SPEC).write_bytes("name: café\n".encode("latin-1"))
+
+    with pytest.raises(UserError) as caught:
+        load_spec(SPEC)
+
+    assert [str(p) for p in caught.value.problems] == [
+        "group.yaml: is not UTF-8 text (byte 0xe9 at offset 9); save it as UTF-8"
+    ]
+
+
 def test_a_bring_your_own_config_refuses_the_fields_it_would_override(in_tmp: Path) -> None:
     (in_tmp / "config.pbtxt").write_text('name: "clf"\nbackend: "python"\n')
 

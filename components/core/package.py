@@ -52,7 +52,7 @@ from typing import Any, Literal
 from components._internal.atomic import atomic_file
 from components._internal.zipwriter import ReproducibleZipWriter, archive_size
 from components.core.hashcache import HashCache, read_chunks, sha256_bytes
-from components.core.plan import FileSource, ModelPlan, RepositoryPlan
+from components.core.plan import FileSource, ModelPlan, RepositoryPlan, require_complete
 from components.core.problems import Problem, UserError
 
 Layout = Literal["single", "per-model"]
@@ -182,10 +182,11 @@ def build_artifacts(
     Afterwards `out` holds exactly this build's artifacts: those of earlier builds it does not produce
     are removed (only files this tool wrote; anything else in `out` is left alone). `cache_path`
     defaults to `<out>/.hash-cache.json`. Raises UserError when a source file is missing, unreadable
-    or changes during the build, or when `out` cannot be written; the previous artifacts, stale ones
-    included, are then left as they were.
+    (the plan's problems included: `require_complete`) or changes during the build, or when `out`
+    cannot be written; the previous artifacts, stale ones included, are then left as they were.
     """
     _check_layout(layout)
+    require_complete(plan)
     out = Path(out).absolute()
     if out.exists() and not out.is_dir():
         raise UserError(Problem(str(out), "", "is not a folder; give a folder to write the artifacts in",

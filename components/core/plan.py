@@ -7,6 +7,7 @@ zips them without copying, and `materialize` writes one out as a folder.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -18,7 +19,7 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
 from components._internal.atomic import atomic_dir
-from components.core.problems import Problem, UserError
+from components.core.problems import Problem, UserError, errors
 from components.core.render import PYTHON_STUB_NAME, config_text, parse_config, render_config
 from components.core.spec import DEFAULT_MODEL_FILENAMES, GroupSpec, ModelSpec, load_spec
 
@@ -102,23 +103,39 @@ def load_plan(path: Path | str) -> RepositoryPlan:
         return plan_from_folder(path)
     if path.is_file():
         return plan_from_spec(load_spec(path))
-    raise UserError(Problem(str(path), "", "no such file or folder; give a group spec (YAML) or a Triton "
-                            "model repository folder", "input.missing"))
+    wanted = "give a group spec (YAML) or a Triton model repository folder"
+    if path.exists():
+        raise UserError(Problem(str(path), "", f"is not a regular file or folder (a device, FIFO or socket); {wanted}",
+                                "input.not_a_file"))
+    if path.is_symlink():
+        raise UserError(Problem(str(path), "", f"is a broken symbolic link: its target {os.readlink(path)} does not "
+                                f"exist; fix the link or {wanted}", "input.broken_link"))
+    raise UserError(Problem(str(path), "", f"no such file or folder; {wanted}", "input.missing"))
 
 
 def plan_from_spec(spec: GroupSpec) -> RepositoryPlan:
-    """Lay out every model of `spec` as Triton expects: config.pbtxt, <version>/<file>, env/, stub."""
-    models = {model.name: _model_plan(model, spec) for model in spec.models}
-    return RepositoryPlan(models=dict(sorted(models.items())), origin=spec.source, spec=spec)
+    """Lay out every model of `spec` as Triton expects: config.pbtxt, <version>/<file>, env/, stub.
+
+    What cannot be read in a version folder (a broken link, a folder that cannot be listed) is a
+    Problem in the plan's `problems`.
+    """
+    problems: list[Problem] = []
+    models = {model.name: _model_plan(model, spec, problems) for model in spec.models}
+    return RepositoryPlan(models=dict(sorted(models.items())), origin=spec.source, spec=spec, problems=problems)
 
 
-def _model_plan(model: ModelSpec, spec: GroupSpec) -> ModelPlan:
+def _model_plan(model: ModelSpec, spec: GroupSpec, problems: list[Problem]) -> ModelPlan:
     files: dict[str, FileSource] = {}
     empty_dirs: set[str] = set()
     if model.config:
-        text = spec.resolve(model.config).read_bytes()
-        config, error = _parse_bytes(text)
-        files[CONFIG_NAME] = FileSource(data=text)
+        config_path = spec.resolve(model.config)
+        try:
+            text = config_path.read_bytes()
+        except OSError as exc:
+            config, error = None, f"{config_path} cannot be read ({_reason(exc)}); give a readable config.pbtxt file"
+        else:
+            config, error = _parse_bytes(text)
+            files[CONFIG_NAME] = FileSource(data=text)
     else:
         config, error = render_config(model, spec), None
         files[CONFIG_NAME] = FileSource(data=config_text(config).encode())
@@ -126,10 +143,12 @@ def _model_plan(model: ModelSpec, spec: GroupSpec) -> ModelPlan:
     for version, rel in sorted(model.versions.items()):
         source = spec.resolve(rel)
         if source.is_dir():
-            entries = _walk(source)
-            files.update({f"{version}/{sub}": src for sub, src in entries.items()})
-            empty_dirs.update(f"{version}/{sub}" for sub in _empty_dirs(source))
-            if not entries:
+            listing = _walk(source, problems)
+            if listing is None:
+                continue
+            files.update({f"{version}/{sub}": src for sub, src in listing.files.items()})
+            empty_dirs.update(f"{version}/{sub}" for sub in listing.empty_dirs)
+            if not listing.files:
                 empty_dirs.add(str(version))
         else:
             files[f"{version}/{default_name or source.name}"] = _source(source)
@@ -160,25 +179,48 @@ def _default_filename(model: ModelSpec, config: mc.ModelConfig | None) -> str | 
 
 
 def plan_from_folder(root: Path) -> RepositoryPlan:
-    """Read an existing repository folder as it is: each subfolder is a model (files at the top are ignored)."""
+    """Read an existing repository folder as it is: each subfolder is a model (files at the top are ignored).
+
+    UserError when `root` cannot be listed. What cannot be read below it is a Problem in the plan's
+    `problems`: a broken link, a file that is not a regular file, a folder that cannot be listed (a
+    model folder that cannot be listed is left out of `models`), a config.pbtxt that cannot be read.
+    """
+    try:
+        entries = sorted(root.iterdir())
+    except OSError as exc:
+        raise UserError(_unreadable(root, exc)) from None
     models: dict[str, ModelPlan] = {}
-    for entry in sorted(root.iterdir()):
+    problems: list[Problem] = []
+    for entry in entries:
         if not entry.is_dir() or entry.name in SKIPPED_NAMES or entry.name.startswith("."):
             continue
-        files = _walk(entry)
+        listing = _walk(entry, problems)
+        if listing is None:
+            continue
         config: mc.ModelConfig | None = None
         error: str | None = "no config.pbtxt; Triton needs one when the model config is strict"
-        if CONFIG_NAME in files:
-            config, error = _parse_bytes(files[CONFIG_NAME].read())
-        models[entry.name] = ModelPlan(entry.name, files, config, error, _empty_dirs(entry))
-    return RepositoryPlan(models=models, origin=root.resolve())
+        if CONFIG_NAME in listing.files:
+            config, error = _parse_file(listing.files[CONFIG_NAME])
+        elif (entry / CONFIG_NAME).is_dir():
+            error = "config.pbtxt is a folder; it must be the model configuration file"
+        models[entry.name] = ModelPlan(entry.name, listing.files, config, error, listing.empty_dirs)
+    return RepositoryPlan(models=models, origin=root.resolve(), problems=problems)
+
+
+def _parse_file(source: FileSource) -> tuple[mc.ModelConfig | None, str | None]:
+    try:
+        data = source.read()
+    except OSError as exc:
+        return None, f"config.pbtxt cannot be read ({_reason(exc)}); make it readable by this user"
+    return _parse_bytes(data)
 
 
 def _parse_bytes(data: bytes) -> tuple[mc.ModelConfig | None, str | None]:
     try:
         return parse_config(data.decode("utf-8")), None
-    except UnicodeDecodeError:
-        return None, "config.pbtxt is not UTF-8 text"
+    except UnicodeDecodeError as exc:
+        return None, (f"config.pbtxt is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); save "
+                      "it as UTF-8")
     except text_format.ParseError as exc:
         return None, f"does not parse against Triton's model configuration schema: {exc}"
 
@@ -187,27 +229,69 @@ def _source(path: Path) -> FileSource:
     return FileSource(path=path, executable=bool(path.stat().st_mode & stat.S_IXUSR))
 
 
-def _walk(folder: Path) -> dict[str, FileSource]:
-    """Every file below `folder` (following links), keyed by posix path, sorted; caches left out."""
+@dataclass(frozen=True)
+class _Listing:
+    """What a folder holds: its files (posix paths relative to it, sorted) and the empty folders below it."""
+
+    files: dict[str, FileSource]
+    empty_dirs: frozenset[str]
+
+
+def _walk(folder: Path, problems: list[Problem]) -> _Listing | None:
+    """Every file below `folder` (following links), caches left out, and the empty folders (a SavedModel's
+    `variables/`); None when `folder` itself cannot be listed. What cannot be read is added to `problems`."""
     found: dict[str, FileSource] = {}
-    for current, dirs, names in os.walk(folder, followlinks=True):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_NAMES)
+    empty: set[str] = set()
+    unlisted: list[OSError] = []
+    for current, dirs, names in os.walk(folder, onerror=unlisted.append, followlinks=True):
         base = Path(current)
+        if base != folder and not dirs and not names:
+            empty.add(base.relative_to(folder).as_posix())
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_NAMES)
         for name in sorted(names):
             if name in SKIPPED_NAMES or name.endswith(".pyc"):
                 continue
             path = base / name
-            found[path.relative_to(folder).as_posix()] = _source(path)
-    return dict(sorted(found.items()))
+            try:
+                source = _source(path)
+            except OSError as exc:
+                problems.append(_unreadable(path, exc))
+                continue
+            if not path.is_file():
+                problems.append(Problem(str(path), "", "is not a regular file (a device, FIFO or socket), so it "
+                                        "cannot be served; remove it", "repository.not_a_file"))
+                continue
+            found[path.relative_to(folder).as_posix()] = source
+    problems += [_unreadable(Path(error.filename), error) for error in unlisted]
+    if any(Path(error.filename) == folder for error in unlisted):
+        return None
+    return _Listing(dict(sorted(found.items())), frozenset(empty))
 
 
-def _empty_dirs(folder: Path) -> frozenset[str]:
-    """The empty folders below `folder` (e.g. a SavedModel's `variables/`), as posix paths relative to it."""
-    return frozenset(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_dir() and not any(p.iterdir()))
+def _unreadable(path: Path, exc: OSError) -> Problem:
+    """The Problem of a file or folder of a repository that cannot be read: a broken link, or why not."""
+    if exc.errno == errno.ENOENT and path.is_symlink():
+        return Problem(str(path), "", f"is a broken symbolic link: its target {os.readlink(path)} does not exist; "
+                       "fix the link or remove it", "repository.broken_link")
+    return Problem(str(path), "", f"cannot be read ({_reason(exc)}); make it readable by this user or remove it",
+                   "repository.unreadable")
+
+
+def _reason(exc: OSError) -> str:
+    return (exc.strerror or str(exc)).lower()
+
+
+def require_complete(plan: RepositoryPlan) -> None:
+    """UserError listing the errors in `plan.problems` (what could not be read), if any: a repository written or
+    packaged from that plan would lack those files."""
+    found = errors(plan.problems)
+    if found:
+        raise UserError(found)
 
 
 def materialize(plan: RepositoryPlan, target: Path) -> Path:
-    """Write `plan` as a repository folder at `target`, replacing it only once complete."""
+    """Write `plan` as a repository folder at `target`, replacing it only once complete (`require_complete` first)."""
+    require_complete(plan)
     with atomic_dir(target) as tmp:
         for model in plan.models.values():
             for rel in model.empty_dirs:

@@ -538,8 +538,16 @@ def load_spec(path: Path | str) -> GroupSpec:
     except FileNotFoundError:
         missing = Problem(shown, "", "no such file; give the path of a group spec (YAML)", "spec.missing")
         raise UserError(missing) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(Problem(shown, "", f"cannot read the file: {exc}", "spec.unreadable")) from None
+    except IsADirectoryError:
+        specs = sorted(str(found) for suffix in ("yaml", "yml") for found in path.glob(f"*.{suffix}"))
+        raise UserError(Problem(shown, "", "is a folder; give the group spec file (YAML) itself"
+                                f"{f', e.g. {specs[0]}' if specs else ''}", "spec.folder")) from None
+    except UnicodeDecodeError as exc:
+        raise UserError(Problem(shown, "", f"is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                                f"{exc.start}); save it as UTF-8", "spec.encoding")) from None
+    except OSError as exc:
+        raise UserError(Problem(shown, "", f"cannot read the file ({(exc.strerror or str(exc)).lower()}); make it "
+                                "readable by this user", "spec.unreadable")) from None
     try:
         data, lines = load_with_lines(text)
     except yaml.YAMLError as exc:

@@ -68,10 +68,10 @@ def state_lock(state_dir: Path | str, operation: str, timeout_s: float = LOCK_TI
 
     Waits up to `timeout_s` (0: one attempt) for another holder, logging once that it waits; then
     raises UserError (code runtime.busy) naming the folder, the holder's pid when known, and what to do.
+    UserError (code runtime.state_dir) naming `state_dir` when it is a file or cannot be created or written.
     """
     path = lock_path(state_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    fd = _open_lock_file(path)
     try:
         _acquire(fd, path, operation, timeout_s)
         try:
@@ -83,6 +83,22 @@ def state_lock(state_dir: Path | str, operation: str, timeout_s: float = LOCK_TI
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _open_lock_file(path: Path) -> int:
+    """The lock file's descriptor, the state folder created if needed; UserError naming the folder if it cannot be."""
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except (FileExistsError, NotADirectoryError):
+        problem = "is a file, not a folder" if folder.is_file() else "is below a file, so it cannot be a folder"
+    except OSError as exc:
+        problem = f"cannot be created or written ({(exc.strerror or str(exc)).lower()})"
+    raise UserError(Problem(
+        str(folder), "", f"{problem}; the state folder of a local server must be a folder this user can write (it "
+        "is created if missing): give another path", "runtime.state_dir",
+    ))
 
 
 def _acquire(fd: int, path: Path, operation: str, timeout_s: float) -> None:

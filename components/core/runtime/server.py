@@ -396,13 +396,10 @@ def _launch_locked(plan: RepositoryPlan, state_dir: Path, wanted: Ports, *, deta
             _wait_live(process, f"http://{HOST}:{ports.http}", log_file, started + ready_timeout_s)
             break
         except _PortClash as clash:
-            _reap(process.pid)
+            _terminate(process.pid, shm_prefix, STOP_GRACE_S)
             given = {p for p in (wanted.http, wanted.grpc, wanted.metrics) if p}
             if attempt == PORT_ATTEMPTS or clash.port in given or (clash.port is None and len(given) == 3):
-                port = clash.port or f"{ports.http}/{ports.grpc}/{ports.metrics}"
-                raise UserError(Problem("", "", f"tritonserver could not listen on {HOST} port {port}: it is in "
-                                        "use; pick another port or stop what listens there",
-                                        "runtime.port_in_use")) from None
+                raise UserError(_port_in_use(clash.port, ports, wanted)) from None
             LOG.info("port %s picked for tritonserver was taken meanwhile; retrying with other ports", clash.port)
         except BaseException:
             _terminate(process.pid, shm_prefix, STOP_GRACE_S)
@@ -433,6 +430,22 @@ def _launch_locked(plan: RepositoryPlan, state_dir: Path, wanted: Ports, *, deta
     LOG.info("local tritonserver pid %s ready in %.2f s at %s (%d models%s)", record.pid, seconds, record.http_url,
              len(models), f"; through the shim: {', '.join(shim.shimmed)}" if shim.shimmed else "")
     return record, process, seconds
+
+
+def _port_in_use(port: int | None, ports: Ports, wanted: Ports) -> Problem:
+    """Which port tritonserver could not bind, whether it was asked for or picked free, and how to get another."""
+    kinds = {ports.http: "HTTP", ports.grpc: "gRPC", ports.metrics: "metrics"}
+    if port is None:
+        where = f"one of its ports {ports.http} (HTTP), {ports.grpc} (gRPC) and {ports.metrics} (metrics)"
+        remedy = "give other ports, or leave them out to get free ones, or stop what listens there"
+    elif port in (wanted.http, wanted.grpc, wanted.metrics):
+        where = f"port {port}, the {kinds[port]} port asked for"
+        remedy = f"give another {kinds[port]} port, or leave it out to get a free one, or stop what listens there"
+    else:
+        where = f"port {port}, which it picked free and another process took meanwhile ({PORT_ATTEMPTS} attempts)"
+        remedy = "run it again, or give the ports yourself"
+    return Problem("", "", f"tritonserver could not listen on {HOST} {where}: it is in use; {remedy}",
+                   "runtime.port_in_use")
 
 
 def _clear_previous(state_dir: Path) -> None:
@@ -572,7 +585,8 @@ def _terminate(pid: int, shm_prefix: str, grace_s: float) -> bool:
 
     SIGTERM goes to the server alone: it unloads its models and ends its stubs, which then free
     their shared memory (a SIGTERM to the stubs as well makes them leave their /dev/shm regions
-    behind). What is left of the group after `grace_s` gets SIGKILL. Once the group is gone, any
+    behind). What is left of the group after `grace_s` gets SIGKILL, at once when the server itself
+    is gone (its stubs, after it crashed or failed to bind its ports). Once the group is gone, any
     region still named with the server's prefix (left by a stub that did not end cleanly, or by a
     server killed by someone else) is removed.
     """
@@ -584,7 +598,9 @@ def _terminate(pid: int, shm_prefix: str, grace_s: float) -> bool:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
         if not _wait_group_gone(pid, grace_s if leader_runs else 0):
-            LOG.warning("tritonserver pid %s (or its stubs) did not stop within %.0f s; killing them", pid, grace_s)
+            if leader_runs:
+                LOG.warning("tritonserver pid %s (or its stubs) did not stop within %.0f s; killing them", pid,
+                            grace_s)
             _signal_group(pid, signal.SIGKILL)
             _wait_group_gone(pid, STOP_GRACE_S)
     _reap(pid)

@@ -22,6 +22,8 @@ RECORD_NAME = "server.json"
 RECORD_FORMAT = 1
 LOCAL_STATE_ROOT = Path(".triton-groups") / "local"
 """Where a project keeps its local servers' state folders, relative to the project folder."""
+_JSON_KINDS: dict[type, str] = {list: "an array", str: "a string", int: "a number", float: "a number",
+                                bool: "a boolean", type(None): "null"}
 
 
 def default_state_dir(name: str, project: Path | None = None) -> Path:
@@ -105,22 +107,37 @@ class ServerRecord:
 
     @classmethod
     def find(cls, state_dir: Path | str) -> ServerRecord | None:
-        """The record in `state_dir`, or None when there is none; UserError when it cannot be read."""
-        path = Path(state_dir) / RECORD_NAME
+        """The record in `state_dir`, or None when there is none.
+
+        UserError (code runtime.record) naming server.json when it cannot be read or is not a record
+        (not UTF-8, not JSON, not a JSON object, fields missing), and (code runtime.state_dir) when
+        `state_dir` is a file.
+        """
+        state_dir = Path(state_dir)
+        path = state_dir / RECORD_NAME
         try:
-            text = path.read_text()
-        except FileNotFoundError:
-            return None
-        try:
-            data = json.loads(text)
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError(f"it holds {_JSON_KINDS.get(type(data), 'a value')}, not a JSON object")
             if data.get("format") != RECORD_FORMAT:
                 raise ValueError(f"unknown record format {data.get('format')!r}")
             return cls.from_json(data)
-        except (ValueError, KeyError, TypeError) as exc:
+        except FileNotFoundError:
+            return None
+        except NotADirectoryError:
+            where = "is a file" if state_dir.is_file() else "is below a file"
             raise UserError(Problem(
-                str(path), "", f"not a readable local server record ({exc}); stop the server by hand if one runs, "
-                "then delete this file", "runtime.record",
+                str(state_dir), "", f"{where}, not a state folder, so no local server is recorded in it; give the "
+                "folder the server was started with", "runtime.state_dir",
             )) from None
+        except UnicodeDecodeError:
+            raise UserError(_unreadable_record(path, "not UTF-8 text")) from None
+        except OSError as exc:
+            raise UserError(_unreadable_record(path, (exc.strerror or str(exc)).lower())) from None
+        except KeyError as exc:
+            raise UserError(_unreadable_record(path, f"its field {exc.args[0]!r} is missing")) from None
+        except (ValueError, TypeError) as exc:
+            raise UserError(_unreadable_record(path, str(exc))) from None
 
     @classmethod
     def load(cls, state_dir: Path | str) -> ServerRecord:
@@ -136,6 +153,15 @@ class ServerRecord:
     def forget(self) -> None:
         """Delete the record file (the server is stopped)."""
         self.path.unlink(missing_ok=True)
+
+
+def _unreadable_record(path: Path, reason: str) -> Problem:
+    """server.json that is not a record: how to find a server that may still run from its folder, then start over."""
+    return Problem(
+        str(path), "", f"not a readable local server record ({reason}); if a tritonserver still runs from "
+        f"{path.parent}, end it by hand (`pgrep -af {path.parent}` lists it), then delete this file",
+        "runtime.record",
+    )
 
 
 @dataclass(frozen=True)

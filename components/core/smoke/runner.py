@@ -40,13 +40,15 @@ def run_smoke(
     models: Sequence[str] | None = None,
     repeats: int | None = None,
     timeout_s: float | None = None,
+    models_label: str = "models",
 ) -> SmokeReport:
     """Run the smoke cases of `models` (default: every model that has cases) and report.
 
     `repeats` (default spec.smoke.repeats) is the number of timed requests per case, after one
     untimed warm-up request whose answer is checked too; `timeout_s` (default
     spec.smoke.timeout_s) bounds the wait for the server and models to be ready. Raises UserError
-    for an unknown model name or a case that cannot be built; a server that never answers, a model
+    for an unknown model name (its field is `models_label`, the name under which the caller took
+    `models`: the CLI passes its option `--model`) or a case that cannot be built; a server that never answers, a model
     that is not ready, a transport error and a wrong output are all failures inside the report.
     """
     started = time.perf_counter()
@@ -56,7 +58,7 @@ def run_smoke(
                                 "smoke.repeats"))
     timeout_s = spec.smoke.timeout_s if timeout_s is None else timeout_s
     budget = spec.smoke.latency_budget_ms
-    cases = _prepare(spec, models)
+    cases = _prepare(spec, models, models_label)
 
     def report(results: tuple[ModelResult, ...] = (), server_error: str | None = None) -> SmokeReport:
         return SmokeReport(transport.endpoint, results, repeats, budget, time.perf_counter() - started, server_error)
@@ -76,15 +78,15 @@ def run_smoke(
     return report(results)
 
 
-def _prepare(spec: GroupSpec, models: Sequence[str] | None) -> dict[str, list[PreparedCase]]:
+def _prepare(spec: GroupSpec, models: Sequence[str] | None, models_label: str) -> dict[str, list[PreparedCase]]:
     """The prepared cases by model name, in spec order; UserError for unknown names or unbuildable cases."""
     known = [model.name for model in spec.models]
     if models is not None:
         unknown = [name for name in models if name not in known]
         if unknown:
             raise UserError([
-                Problem(spec.shown_path, "models", f"no model named {name!r} in the spec; its models are {known}",
-                        "smoke.unknown_model")
+                Problem("", models_label, f"no model named {name!r} in the spec {spec.shown_path}; its models are "
+                        f"{known}", "smoke.unknown_model")
                 for name in unknown
             ])
     chosen = [m for m in spec.models if (models is None and m.smoke) or (models is not None and m.name in models)]

@@ -9,7 +9,7 @@ import re
 
 from tritonclient.grpc import model_config_pb2 as mc
 
-from components.core.plan import ModelPlan, is_version_folder
+from components.core.plan import FileSource, ModelPlan, is_version_folder
 from components.core.render import EXECUTION_ENV_PARAMETER
 from components.core.validate.backends import effective_backend, is_ensemble, model_filename
 from components.core.validate.report import Findings
@@ -97,7 +97,19 @@ def _check_model_file(model: ModelPlan, config: mc.ModelConfig, version: int, fo
         found.error("default_model_filename", f"version folder {version}/ has no {filename}, the file the {backend} "
                     "backend loads; put the model there or set default_model_filename", "files.model_file")
         return
-    if backend == "python" and path in model.files and not PYTHON_MODEL_CLASS.search(model.files[path].read()):
+    if backend == "python" and path in model.files:
+        _check_python_model(path, model.files[path], found)
+
+
+def _check_python_model(path: str, source: FileSource, found: Findings) -> None:
+    """The Python model file defines TritonPythonModel; a file that cannot be read is reported, naming it."""
+    try:
+        code = source.read()
+    except OSError as exc:
+        found.error("default_model_filename", f"{path} cannot be read ({source.path}: "
+                    f"{(exc.strerror or str(exc)).lower()}); make it readable by this user", "files.unreadable")
+        return
+    if not PYTHON_MODEL_CLASS.search(code):
         found.error("default_model_filename", f"{path} defines no TritonPythonModel class; the python backend "
                     "loads that class", "files.python_model")
 

@@ -15,7 +15,10 @@ SPEC_SUFFIXES = (".yaml", ".yml")
 
 
 def check_repository_folder(plan: RepositoryPlan) -> list[Problem]:
-    """A folder read as a repository holds model folders; one holding a group spec but no config was meant as a spec."""
+    """A folder read as a repository holds model folders; one holding a group spec but no config was meant as a spec.
+
+    A folder whose model folders could not be read is not called empty: the plan's problems say why.
+    """
     if plan.spec is not None or any(CONFIG_NAME in model.files for model in plan.models.values()):
         return []
     found = plan.origin.iterdir() if plan.origin.is_dir() else iter(())
@@ -24,7 +27,7 @@ def check_repository_folder(plan: RepositoryPlan) -> list[Problem]:
         return [Problem(str(plan.origin), "", f"is not a Triton model repository (no <model>/{CONFIG_NAME} in it) "
                         f"but holds {', '.join(specs)}; give the group spec file instead of its folder",
                         "repository.spec_folder")]
-    if not plan.models:
+    if not plan.models and not plan.problems:
         return [Problem(str(plan.origin), "", "holds no model folder; a Triton model repository has one folder per "
                         f"model, each with a {CONFIG_NAME} and version folders (1/, 2/, ...)", "repository.empty")]
     return []
