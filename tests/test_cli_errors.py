@@ -22,27 +22,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from processes import processes_using
+from triton_models import PYTHON_CONFIG, PYTHON_MODEL, one_model_repository
 
 from components import cli
 from components.cli import main
 from components.core.runtime import free_port
-from components.core.runtime.state import process_info
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "vision"
 COMMAND = Path(sys.executable).parent / "triton-groups"
-CONFIG = """\
-name: "m"
-backend: "python"
-input [ { name: "IN" data_type: TYPE_FP32 dims: [ 3 ] } ]
-output [ { name: "OUT" data_type: TYPE_FP32 dims: [ 3 ] } ]
-"""
 ONNX_CONFIG = """\
 name: "m"
 platform: "onnxruntime_onnx"
 input [ { name: "IN" data_type: TYPE_FP32 dims: [ 3 ] } ]
 output [ { name: "OUT" data_type: TYPE_FP32 dims: [ 3 ] } ]
 """
-PYTHON_MODEL = "class TritonPythonModel:\n    pass\n"
 SLOW_LOADING_MODEL = (
     "import time\n\n\nclass TritonPythonModel:\n    def initialize(self, args):\n        time.sleep(30)\n"
 )
@@ -55,16 +49,6 @@ class Mistake:
 
     argv: list[str]
     names: str
-
-
-def repository(root: Path, config: str = CONFIG, files: dict[str, bytes] | None = None) -> Path:
-    """A one-model repository `root/repo/m` holding config.pbtxt and `files` (default: a Python model)."""
-    model = root / "repo" / "m"
-    (model / "1").mkdir(parents=True)
-    (model / "config.pbtxt").write_text(config)
-    for name, data in (files if files is not None else {"1/model.py": PYTHON_MODEL.encode()}).items():
-        (model / name).write_bytes(data)
-    return root / "repo"
 
 
 def vision(root: Path) -> Path:
@@ -120,29 +104,29 @@ def spec_path_missing(root: Path) -> Mistake:
 
 
 def config_not_utf8(root: Path) -> Mistake:
-    repo = repository(root)
+    repo = one_model_repository(root)
     (repo / "m" / "config.pbtxt").write_bytes(b'name: "m"\n\xff\xfe\n')
     return Mistake(["validate", str(repo)], "m/config.pbtxt")
 
 
 def empty_onnx_file(root: Path) -> Mistake:
-    return Mistake(["validate", str(repository(root, ONNX_CONFIG, {"1/model.onnx": b""}))], "m/config.pbtxt")
+    return Mistake(["validate", str(one_model_repository(root, ONNX_CONFIG, {"1/model.onnx": b""}))], "m/config.pbtxt")
 
 
 def dangling_model_link(root: Path) -> Mistake:
-    repo = repository(root, files={})
+    repo = one_model_repository(root, files={})
     (repo / "m" / "1" / "model.py").symlink_to(root / "deleted.py")
     return Mistake(["validate", str(repo)], str(repo / "m" / "1" / "model.py"))
 
 
 def fifo_in_a_model_folder(root: Path) -> Mistake:
-    repo = repository(root)
+    repo = one_model_repository(root)
     os.mkfifo(repo / "m" / "1" / "weights.bin")
     return Mistake(["validate", str(repo)], str(repo / "m" / "1" / "weights.bin"))
 
 
 def config_is_a_folder(root: Path) -> Mistake:
-    repo = repository(root, files={"1/model.py": PYTHON_MODEL.encode()})
+    repo = one_model_repository(root, files={"1/model.py": PYTHON_MODEL.encode()})
     (repo / "m" / "config.pbtxt").unlink()
     (repo / "m" / "config.pbtxt").mkdir()
     return Mistake(["validate", str(repo)], "m/config.pbtxt")
@@ -166,21 +150,22 @@ def smoke_npy_truncated(root: Path) -> Mistake:
 
 
 def out_is_a_file(root: Path) -> Mistake:
-    return Mistake(["build", str(repository(root)), "--out", str(a_file(root))], str(a_file(root)))
+    return Mistake(["build", str(one_model_repository(root)), "--out", str(a_file(root))], str(a_file(root)))
 
 
 def out_below_a_file(root: Path) -> Mistake:
     out = a_file(root) / "artifacts"
-    return Mistake(["build", str(repository(root)), "--out", str(out)], str(out))
+    return Mistake(["build", str(one_model_repository(root)), "--out", str(out)], str(out))
 
 
 def cache_is_a_user_file(root: Path) -> Mistake:
     notes = a_file(root)
-    return Mistake(["build", str(repository(root)), "--out", str(root / "out"), "--cache", str(notes)], str(notes))
+    repo = one_model_repository(root)
+    return Mistake(["build", str(repo), "--out", str(root / "out"), "--cache", str(notes)], str(notes))
 
 
 def smoke_on_a_folder(root: Path) -> Mistake:
-    return Mistake(["smoke", str(repository(root)), "--url", "127.0.0.1:8000"], str(root / "repo"))
+    return Mistake(["smoke", str(one_model_repository(root)), "--url", "127.0.0.1:8000"], str(root / "repo"))
 
 
 def smoke_missing_spec(root: Path) -> Mistake:
@@ -207,13 +192,13 @@ def usage(*argv: str) -> Callable[[Path], Mistake]:
 
 
 def serve_invalid_repository(root: Path) -> Mistake:
-    repo = repository(root, CONFIG.replace('name: "m"', 'name: "other"'))
+    repo = one_model_repository(root, PYTHON_CONFIG.replace('name: "m"', 'name: "other"'))
     return Mistake(["serve", str(repo), "--state-dir", str(root / "state")], str(repo))
 
 
 def serve_state_dir_is_a_file(root: Path) -> Mistake:
     notes = a_file(root)
-    return Mistake(["serve", str(repository(root)), "--state-dir", str(notes)], str(notes))
+    return Mistake(["serve", str(one_model_repository(root)), "--state-dir", str(notes)], str(notes))
 
 
 def stop_nothing_recorded(root: Path) -> Mistake:
@@ -231,7 +216,7 @@ def stop_record(content: bytes) -> Callable[[Path], Mistake]:
 
 def serve_state_dir_below_a_file(root: Path) -> Mistake:
     below = a_file(root) / "state"
-    return Mistake(["serve", str(repository(root)), "--state-dir", str(below)], str(below))
+    return Mistake(["serve", str(one_model_repository(root)), "--state-dir", str(below)], str(below))
 
 
 def stop_record_is_a_folder(root: Path) -> Mistake:
@@ -245,7 +230,7 @@ def stop_state_dir_is_a_file(root: Path) -> Mistake:
 
 
 def demo_on_a_repository(root: Path) -> Mistake:
-    repo = repository(root)
+    repo = one_model_repository(root)
     return Mistake(["demo", str(repo), "--state-dir", str(root / "state")], str(repo))
 
 
@@ -363,7 +348,7 @@ def refused(path: os.PathLike[str] | str) -> PermissionError:
 def test_a_model_folder_that_cannot_be_listed_is_named_not_taken_for_an_empty_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    repo = repository(tmp_path)
+    repo = one_model_repository(tmp_path)
     listing = os.scandir
 
     def scandir(path: str) -> Iterator[os.DirEntry[str]]:
@@ -383,7 +368,7 @@ def test_a_model_folder_that_cannot_be_listed_is_named_not_taken_for_an_empty_on
 def test_a_python_model_that_cannot_be_read_is_named(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    repo = repository(tmp_path)
+    repo = one_model_repository(tmp_path)
     model = repo / "m" / "1" / "model.py"
     reading = Path.read_bytes
 
@@ -517,7 +502,7 @@ def test_the_installed_command_stops_quietly_when_its_reader_goes_away() -> None
 
 @pytest.mark.parametrize("signal_sent", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupted_build_exits_130_and_leaves_no_partial_zip(signal_sent: int, tmp_path: Path) -> None:
-    repo = repository(tmp_path)
+    repo = one_model_repository(tmp_path)
     with (repo / "m" / "1" / "weights.bin").open("wb") as weights:
         weights.truncate(256 << 20)
     out = tmp_path / "out"
@@ -534,24 +519,10 @@ def test_an_interrupted_build_exits_130_and_leaves_no_partial_zip(signal_sent: i
     assert list(out.iterdir()) == []
 
 
-def processes_using(folder: Path) -> list[int]:
-    """Running processes whose command line mentions `folder` (a server and its Python backend stubs)."""
-    found = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            command = Path(f"/proc/{entry}/cmdline").read_bytes()
-        except OSError:
-            continue
-        info = process_info(int(entry))
-        if str(folder).encode() in command and info is not None and info.running:
-            found.append(int(entry))
-    return found
-
-
 @pytest.mark.triton
 def test_ctrl_c_while_a_server_starts_stops_it_and_exits_130(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    slow = repository(tmp_path, files={"1/model.py": SLOW_LOADING_MODEL.encode()})
+    slow = one_model_repository(tmp_path, files={"1/model.py": SLOW_LOADING_MODEL.encode()})
     serve = subprocess.Popen([str(COMMAND), "serve", str(slow), "--state-dir", str(state)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
@@ -569,8 +540,8 @@ def test_ctrl_c_while_a_server_starts_stops_it_and_exits_130(tmp_path: Path) -> 
 def test_serving_on_a_port_in_use_names_the_port(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-        code, _, err = run(["serve", str(repository(tmp_path)), "--state-dir", str(tmp_path / "state"), "--detach",
-                            "--http-port", str(port)], capsys)
+        code, _, err = run(["serve", str(one_model_repository(tmp_path)), "--state-dir", str(tmp_path / "state"),
+                            "--detach", "--http-port", str(port)], capsys)
 
     assert code == 1
     assert err == (f"tritonserver could not listen on 127.0.0.1 port {port}, the HTTP port asked for: it is in use; "

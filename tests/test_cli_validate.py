@@ -6,15 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from triton_models import PYTHON_CONFIG, PYTHON_MODEL, one_model_repository
 
 from components.cli import main
 
-CONFIG = """\
-name: "m"
-backend: "python"
-input [ { name: "IN" data_type: TYPE_FP32 dims: [ 3 ] } ]
-output [ { name: "OUT" data_type: TYPE_FP32 dims: [ 3 ] } ]
-"""
 SPEC = """\
 name: demo
 models:
@@ -26,16 +21,8 @@ models:
 """
 
 
-def write_repository(root: Path, config: str = CONFIG, model_file: bool = True) -> Path:
-    (root / "repo" / "m" / "1").mkdir(parents=True)
-    (root / "repo" / "m" / "config.pbtxt").write_text(config)
-    if model_file:
-        (root / "repo" / "m" / "1" / "model.py").write_text("class TritonPythonModel:\n    pass\n")
-    return root / "repo"
-
-
 def test_a_valid_spec_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "model.py").write_text("class TritonPythonModel:\n    pass\n")
+    (tmp_path / "model.py").write_text(PYTHON_MODEL)
     (tmp_path / "group.yaml").write_text(SPEC)
     assert main(["validate", str(tmp_path / "group.yaml")]) == 0
     captured = capsys.readouterr()
@@ -46,8 +33,9 @@ def test_a_valid_spec_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def test_an_invalid_repository_exits_1_with_one_line_per_problem(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    broken = CONFIG.replace('name: "m"', 'name: "n"').replace("dims: [ 3 ] } ]\noutput", "dims: [ 0 ] } ]\noutput")
-    repository = write_repository(tmp_path, broken)
+    broken = PYTHON_CONFIG.replace('name: "m"', 'name: "n"').replace("dims: [ 3 ] } ]\noutput",
+                                                                    "dims: [ 0 ] } ]\noutput")
+    repository = one_model_repository(tmp_path, broken)
     assert main(["validate", str(repository)]) == 1
     assert capsys.readouterr().err.splitlines() == [
         "m/config.pbtxt: input[IN].dims: dims [0] of input 'IN': every dimension must be 1 or more, or -1 for a "
@@ -59,7 +47,7 @@ def test_an_invalid_repository_exits_1_with_one_line_per_problem(
 
 
 def test_warnings_alone_do_not_fail(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    repository = write_repository(tmp_path, CONFIG.replace('"python"', '"my_backend"'), model_file=False)
+    repository = one_model_repository(tmp_path, PYTHON_CONFIG.replace('"python"', '"my_backend"'), files={})
     assert main(["validate", str(repository)]) == 0
     captured = capsys.readouterr()
     assert captured.out.splitlines()[0].startswith("m/config.pbtxt: backend: warning: backend 'my_backend'")
@@ -67,7 +55,7 @@ def test_warnings_alone_do_not_fail(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def test_config_only_skips_the_file_checks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    repository = write_repository(tmp_path, model_file=False)
+    repository = one_model_repository(tmp_path, files={})
     assert main(["validate", str(repository)]) == 1
     assert "m/config.pbtxt: default_model_filename: version folder 1/ has no model.py" in capsys.readouterr().err
     assert main(["validate", "--config-only", str(repository)]) == 0

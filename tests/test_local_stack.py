@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from processes import processes_using
 from pulumi_program_harness import HarnessRunError, PulumiProgramHarness, program_from_file
 
 from components.cli import main
@@ -57,22 +58,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     record = ServerRecord.find(local.state_dir)
     if record is not None:
         stop(record)
-
-
-def processes_using(folder: Path) -> list[int]:
-    """Running processes whose command line mentions `folder` (the server and its Python backend stubs)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            command = Path(f"/proc/{entry}/cmdline").read_bytes()
-        except OSError:
-            continue
-        info = process_info(int(entry))
-        if str(folder).encode() in command and info is not None and info.running:
-            found.append(int(entry))
-    return found
 
 
 @pytest.mark.triton

@@ -16,42 +16,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from processes import servers_using
+from triton_models import write_add_sub
 
 from components.core.plan import load_plan
 from components.core.problems import UserError
 from components.core.runtime import LocalServer, ServerRecord, attach, is_serving, stop, sync
 from components.core.runtime.lock import LOCK_NAME, lock_holder, state_lock
 from components.core.runtime.state import process_command, process_group_members, process_info
-
-ADD_SUB_CONFIG = """
-name: "{name}"
-backend: "python"
-max_batch_size: 8
-input {{ name: "A" data_type: TYPE_FP32 dims: [4] }}
-input {{ name: "B" data_type: TYPE_FP32 dims: [4] }}
-output {{ name: "SUM" data_type: TYPE_FP32 dims: [4] }}
-output {{ name: "DIFF" data_type: TYPE_FP32 dims: [4] }}
-"""
-
-ADD_SUB_MODEL = """
-import time
-
-import triton_python_backend_utils as pb_utils
-
-
-class TritonPythonModel:
-    def initialize(self, args):
-        time.sleep({startup_s})
-
-    def execute(self, requests):
-        responses = []
-        for request in requests:
-            a = pb_utils.get_input_tensor_by_name(request, "A").as_numpy()
-            b = pb_utils.get_input_tensor_by_name(request, "B").as_numpy()
-            outputs = [pb_utils.Tensor("SUM", a + b), pb_utils.Tensor("DIFF", a - b)]
-            responses.append(pb_utils.InferenceResponse(outputs))
-        return responses
-"""
 
 HOLD_LOCK = """
 import sys
@@ -75,9 +47,7 @@ print(json.dumps({"loaded": result.loaded, "unchanged": result.unchanged, "model
 
 def write_repository(root: Path, names: tuple[str, ...] = ("add_sub",), startup_s: float = 0) -> Path:
     for name in names:
-        (root / name / "1").mkdir(parents=True)
-        (root / name / "config.pbtxt").write_text(ADD_SUB_CONFIG.format(name=name))
-        (root / name / "1" / "model.py").write_text(ADD_SUB_MODEL.format(startup_s=startup_s))
+        write_add_sub(root, name, startup_s)
     return root
 
 
@@ -96,18 +66,6 @@ def hold_lock(state_dir: Path) -> subprocess.Popen[str]:
 def open_files(pid: int) -> list[str]:
     folder = Path(f"/proc/{pid}/fd")
     return [os.readlink(folder / fd) for fd in os.listdir(folder)]
-
-
-def servers_in(state_dir: Path) -> list[int]:
-    """Running tritonserver processes serving from `state_dir`."""
-    found = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        command = process_command(int(entry)) or ()
-        info = process_info(int(entry))
-        if command and command[0].endswith("tritonserver") and str(state_dir) in " ".join(command) \
-                and info is not None and info.running:
-            found.append(int(entry))
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +104,7 @@ def test_a_held_lock_makes_a_start_wait_then_fail_naming_the_folder_and_the_hold
            f"{state}, and did not finish within 1 s, so this start did not run" in problem.message
     assert f"kill {holder.pid}" in problem.message
     assert 1.0 <= waited < 10.0
-    assert ServerRecord.find(state) is None and not (state / "server.log").exists() and servers_in(state) == []
+    assert ServerRecord.find(state) is None and not (state / "server.log").exists() and servers_using(state) == []
     assert lock_holder(state) is None, "released: the file no longer names a holder"
 
 
@@ -213,9 +171,9 @@ def test_a_starter_killed_while_it_holds_the_lock_leaves_it_free_though_its_serv
     starter = subprocess.Popen([sys.executable, "-m", "components.cli", "serve", str(repo), "--detach",
                                 "--state-dir", str(state)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while not servers_in(state) and time.monotonic() < deadline:
+    while not servers_using(state) and time.monotonic() < deadline:
         time.sleep(0.01)
-    [server] = servers_in(state)
+    [server] = servers_using(state)
     try:
         assert lock_holder(state) is not None and lock_holder(state).pid == starter.pid  # type: ignore[union-attr]
         starter.kill()

@@ -18,12 +18,19 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-import onnx
 import pytest
-import torch
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
-from onnx import TensorProto, helper
+from processes import processes_using
+from triton_models import (
+    ADD_SUB_CONFIG,
+    PYTHON_MODEL,
+    SCALE_ONNX_CONFIG,
+    write_add_sub,
+    write_model,
+    write_muldiff_torchscript,
+    write_scale_onnx,
+)
 
 from components import cli
 from components.core.plan import load_plan
@@ -44,41 +51,11 @@ from components.core.runtime.state import process_command, process_group_members
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.:DeprecationWarning")
 
-ADD_SUB_CONFIG = """
-name: "add_sub"
-backend: "python"
-max_batch_size: 8
-input { name: "A" data_type: TYPE_FP32 dims: [4] }
-input { name: "B" data_type: TYPE_FP32 dims: [4] }
-output { name: "SUM" data_type: TYPE_FP32 dims: [4] }
-output { name: "DIFF" data_type: TYPE_FP32 dims: [4] }
-instance_group { kind: KIND_CPU count: 1 }
-"""
-
-ADD_SUB_MODEL = """
-import triton_python_backend_utils as pb_utils
-
-
-class TritonPythonModel:
-    def execute(self, requests):
-        responses = []
-        for request in requests:
-            a = pb_utils.get_input_tensor_by_name(request, "A").as_numpy()
-            b = pb_utils.get_input_tensor_by_name(request, "B").as_numpy()
-            outputs = [pb_utils.Tensor("SUM", a + b), pb_utils.Tensor("DIFF", a - b)]
-            responses.append(pb_utils.InferenceResponse(outputs))
-        return responses
-"""
-
-SCALE_CONFIG = """
-name: "scale_onnx"
-platform: "onnxruntime_onnx"
-max_batch_size: 8
-input { name: "X" data_type: TYPE_FP32 dims: [4] }
-output { name: "Y" data_type: TYPE_FP32 dims: [4] }
+SCALE_CONFIG = SCALE_ONNX_CONFIG + """\
 instance_group { kind: KIND_GPU count: 1 }
 dynamic_batching { max_queue_delay_microseconds: 2000 }
 """
+"""A GPU model with dynamic batching: the shim must serve it on the CPU and keep the batching."""
 
 MULDIFF_CONFIG = """
 name: "muldiff_torch"
@@ -115,39 +92,6 @@ output { name: "OUT" data_type: TYPE_FP32 dims: [1] }
 """
 
 
-class MulDiff(torch.nn.Module):
-    def forward(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return a * b, a - b
-
-
-def write_model(repo: Path, name: str, config: str, files: dict[str, str] | None = None) -> Path:
-    folder = repo / name
-    (folder / "1").mkdir(parents=True, exist_ok=True)
-    (folder / "config.pbtxt").write_text(config)
-    for rel, text in (files or {}).items():
-        (folder / rel).write_text(text)
-    return folder
-
-
-def write_scale_onnx(path: Path) -> None:
-    """Y = X * 2 + 1 on a [batch, 4] float tensor."""
-    graph = helper.make_graph(
-        [helper.make_node("Mul", ["X", "two"], ["twice"]), helper.make_node("Add", ["twice", "one"], ["Y"])],
-        "scale",
-        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 4])],
-        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N", 4])],
-        [helper.make_tensor("two", TensorProto.FLOAT, [], [2.0]),
-         helper.make_tensor("one", TensorProto.FLOAT, [], [1.0])],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.save(model, path)
-
-
-def write_add_sub(repo: Path) -> None:
-    write_model(repo, "add_sub", ADD_SUB_CONFIG, {"1/model.py": ADD_SUB_MODEL})
-
-
 def tensor(name: str, array: np.ndarray, module: ModuleType = httpclient) -> Any:
     """An FP32 input for `module`, tritonclient.http or tritonclient.grpc."""
     given = module.InferInput(name, list(array.shape), "FP32")
@@ -164,23 +108,12 @@ def add_sub(url: str) -> np.ndarray:
         client.close()
 
 
-def server_processes_of(state_dir: Path) -> list[int]:
-    """Every running process whose command line mentions `state_dir` (the server and its stubs)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        info = process_info(int(entry)) if entry.isdigit() else None
-        command = process_command(int(entry)) if info is not None and info.running else None
-        if command and any(str(state_dir) in part for part in command):
-            found.append(int(entry))
-    return found
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     repo = tmp_path_factory.mktemp("repo")
     write_add_sub(repo)
     write_scale_onnx(write_model(repo, "scale_onnx", SCALE_CONFIG) / "1" / "model.onnx")
-    torch.jit.script(MulDiff()).save(str(write_model(repo, "muldiff_torch", MULDIFF_CONFIG) / "1" / "model.pt"))
+    write_muldiff_torchscript(write_model(repo, "muldiff_torch", MULDIFF_CONFIG) / "1" / "model.pt")
     write_model(repo, "scale_twice", ENSEMBLE_CONFIG)
     with LocalServer.start(load_plan(repo), tmp_path_factory.mktemp("state")) as server:
         print(f"\nlocal tritonserver start-to-ready for 4 models (2 through the shim): "
@@ -276,7 +209,7 @@ def test_a_model_that_fails_to_load_is_reported_by_name_with_tritons_reason(tmp_
     assert "weights file is corrupt" in problems["broken_init/config.pbtxt"]
     assert "unknown inputs ['XX']" in problems["wrong_input/config.pbtxt"]
     assert "\nAt:" not in problems["broken_init/config.pbtxt"]
-    assert server_processes_of(state) == []
+    assert processes_using(state) == []
     assert not (state / "server.json").exists()
 
 
@@ -317,7 +250,7 @@ def test_a_port_given_but_taken_is_reported(option: str, kind: str, tmp_path: Pa
     assert str(raised.value) == (f"tritonserver could not listen on 127.0.0.1 port {taken}, the {kind} port asked "
                                  f"for: it is in use; give another {kind} port, or leave it out to get a free one, or "
                                  "stop what listens there")
-    assert server_processes_of(tmp_path / "state") == []
+    assert processes_using(tmp_path / "state") == []
 
 
 @pytest.mark.triton
@@ -345,6 +278,20 @@ def test_a_detached_server_outlives_its_starter_and_stops_with_its_stubs(tmp_pat
     assert not is_serving(record)
     with pytest.raises(UserError, match="no local server is recorded here"):
         attach(state)
+
+
+@pytest.mark.triton
+def test_a_server_caught_while_exiting_is_still_stopped_with_its_stubs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_add_sub(tmp_path / "repo")
+    record = LocalServer.start_detached(load_plan(tmp_path / "repo"), tmp_path / "state")
+    assert len(process_group_members(record.pid)) > 1, "the server and its Python stub"
+    # While a process exits, /proc/<pid>/cmdline reads empty but its start time is unchanged: same process.
+    monkeypatch.setattr("components.core.runtime.state.process_command", lambda pid: ())
+
+    assert stop(record)
+    assert process_group_members(record.pid) == []
 
 
 @pytest.mark.triton
@@ -429,7 +376,7 @@ def test_the_server_environment_finds_its_libraries_and_this_python() -> None:
 
 
 def test_spec_server_args_pass_through_except_the_flags_the_runtime_sets(tmp_path: Path) -> None:
-    (tmp_path / "model.py").write_text(ADD_SUB_MODEL)
+    (tmp_path / "model.py").write_text(PYTHON_MODEL)
     (tmp_path / "group.yaml").write_text(
         "name: g\n"
         "server_args: ['--log-verbose=1', '--http-port', '9000', '--model-repository=/elsewhere', '--log-info']\n"
@@ -440,8 +387,7 @@ def test_spec_server_args_pass_through_except_the_flags_the_runtime_sets(tmp_pat
 
 
 def test_serve_refuses_a_repository_that_does_not_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    write_model(tmp_path / "repo", "add_sub", ADD_SUB_CONFIG.replace('name: "add_sub"', 'name: "other"'),
-                {"1/model.py": ADD_SUB_MODEL})
+    write_model(tmp_path / "repo", "add_sub", ADD_SUB_CONFIG.format(name="other"), {"1/model.py": PYTHON_MODEL})
     assert cli.main(["serve", str(tmp_path / "repo"), "--state-dir", str(tmp_path / "state")]) == 1
     assert "not served, fix the problems above first" in capsys.readouterr().err
     assert not (tmp_path / "state").exists()

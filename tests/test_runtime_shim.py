@@ -10,10 +10,8 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
-import torch
-from onnx import TensorProto, helper
+from triton_models import PYTHON_MODEL, write_model, write_muldiff_torchscript, write_scale_onnx
 from tritonclient.grpc import model_config_pb2 as mc
 
 from components.core.plan import CONFIG_NAME, load_plan, materialize
@@ -45,42 +43,13 @@ output { name: "OUTPUT__0" data_type: TYPE_FP32 dims: [3] }
 output { name: "OUTPUT__1" data_type: TYPE_FP32 dims: [3] }
 """
 
-PYTHON_CONFIG = """
+ECHO_CONFIG = """
 name: "echo"
 backend: "python"
 max_batch_size: 0
 input { name: "IN" data_type: TYPE_FP32 dims: [1] }
 output { name: "OUT" data_type: TYPE_FP32 dims: [1] }
 """
-
-
-def write_scale_onnx(path: Path, factor: float = 2.0) -> Path:
-    """An ONNX model computing Y = X * factor + 1 on a [batch, 4] float tensor."""
-    graph = helper.make_graph(
-        [helper.make_node("Mul", ["X", "factor"], ["scaled"]), helper.make_node("Add", ["scaled", "one"], ["Y"])],
-        "scale",
-        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 4])],
-        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N", 4])],
-        [helper.make_tensor("factor", TensorProto.FLOAT, [], [factor]),
-         helper.make_tensor("one", TensorProto.FLOAT, [], [1.0])],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, path)
-    return path
-
-
-class MulDiff(torch.nn.Module):
-    def forward(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return a * b, a - b
-
-
-def write_muldiff_torchscript(path: Path) -> Path:
-    """A TorchScript module returning (a * b, a - b)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.jit.script(MulDiff()).save(str(path))
-    return path
 
 
 @pytest.fixture
@@ -91,9 +60,7 @@ def repository(tmp_path: Path) -> Path:
     (repo / "scale" / CONFIG_NAME).write_text(ONNX_CONFIG)
     write_muldiff_torchscript(repo / "muldiff" / "1" / "net.pt")
     (repo / "muldiff" / CONFIG_NAME).write_text(TORCH_CONFIG)
-    (repo / "echo" / "1").mkdir(parents=True)
-    (repo / "echo" / "1" / "model.py").write_text("class TritonPythonModel:\n    pass\n")
-    (repo / "echo" / CONFIG_NAME).write_text(PYTHON_CONFIG)
+    write_model(repo, "echo", ECHO_CONFIG, {"1/model.py": PYTHON_MODEL})
     return repo
 
 

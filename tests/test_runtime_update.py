@@ -13,10 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
 import tritonclient.http as httpclient
-from onnx import TensorProto, helper
+from triton_models import SCALE_ONNX_CONFIG, write_add_sub, write_model, write_scale_onnx
 
 from components.core.plan import load_plan, plan_from_folder
 from components.core.problems import UserError
@@ -24,39 +23,6 @@ from components.core.runtime import LocalServer, ServerRecord, attach, is_servin
 from components.core.runtime.local_repository import plan_digests
 
 pytestmark = pytest.mark.triton
-
-ADD_SUB_CONFIG = """
-name: "add_sub"
-backend: "python"
-max_batch_size: 8
-input { name: "A" data_type: TYPE_FP32 dims: [4] }
-input { name: "B" data_type: TYPE_FP32 dims: [4] }
-output { name: "SUM" data_type: TYPE_FP32 dims: [4] }
-output { name: "DIFF" data_type: TYPE_FP32 dims: [4] }
-"""
-
-ADD_SUB_MODEL = """
-import triton_python_backend_utils as pb_utils
-
-
-class TritonPythonModel:
-    def execute(self, requests):
-        responses = []
-        for request in requests:
-            a = pb_utils.get_input_tensor_by_name(request, "A").as_numpy()
-            b = pb_utils.get_input_tensor_by_name(request, "B").as_numpy()
-            outputs = [pb_utils.Tensor("SUM", a + b), pb_utils.Tensor("DIFF", a - b)]
-            responses.append(pb_utils.InferenceResponse(outputs))
-        return responses
-"""
-
-SCALE_CONFIG = """
-name: "scale_onnx"
-platform: "onnxruntime_onnx"
-max_batch_size: 8
-input { name: "X" data_type: TYPE_FP32 dims: [4] }
-output { name: "Y" data_type: TYPE_FP32 dims: [4] }
-"""
 
 ENSEMBLE_CONFIG = """
 name: "scale_ensemble"
@@ -76,31 +42,13 @@ def build_repository(root: Path, factor: float = 2.0, scale_input: str = "X", ex
                      ensemble: bool = True) -> Path:
     """The base repository (add_sub, scale_onnx computing X * factor + 1, scale_ensemble), with variations."""
     shutil.rmtree(root, ignore_errors=True)
-    add_sub = root / "add_sub"
-    (add_sub / "1").mkdir(parents=True)
-    (add_sub / "config.pbtxt").write_text(ADD_SUB_CONFIG)
-    (add_sub / "1" / "model.py").write_text(ADD_SUB_MODEL)
+    write_add_sub(root)
     if extra_model:
-        sub_only = root / "sub_only"
-        shutil.copytree(add_sub, sub_only)
-        (sub_only / "config.pbtxt").write_text(ADD_SUB_CONFIG.replace('"add_sub"', '"sub_only"'))
-    scale = root / "scale_onnx"
-    (scale / "1").mkdir(parents=True)
-    (scale / "config.pbtxt").write_text(SCALE_CONFIG.replace('name: "X"', f'name: "{scale_input}"'))
-    graph = helper.make_graph(
-        [helper.make_node("Mul", ["X", "factor"], ["scaled"]), helper.make_node("Add", ["scaled", "one"], ["Y"])],
-        "scale",
-        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 4])],
-        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N", 4])],
-        [helper.make_tensor("factor", TensorProto.FLOAT, [], [factor]),
-         helper.make_tensor("one", TensorProto.FLOAT, [], [1.0])],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.save(model, scale / "1" / "model.onnx")
+        write_add_sub(root, "sub_only")
+    scale = write_model(root, "scale_onnx", SCALE_ONNX_CONFIG.replace('name: "X"', f'name: "{scale_input}"'))
+    write_scale_onnx(scale / "1" / "model.onnx", factor)
     if ensemble:
-        (root / "scale_ensemble" / "1").mkdir(parents=True)
-        (root / "scale_ensemble" / "config.pbtxt").write_text(ENSEMBLE_CONFIG)
+        write_model(root, "scale_ensemble", ENSEMBLE_CONFIG)
     return root
 
 

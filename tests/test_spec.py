@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from spec_files import SPEC, spec_problems, write_spec
 
 from components.core.problems import UserError
 from components.core.spec import GroupSpec, ModelSpec, load_spec
-
-SPEC = "group.yaml"
 
 
 @pytest.fixture(autouse=True)
@@ -23,22 +22,9 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def write(text: str) -> str:
-    """Write a spec whose first line is the first line of `text`; return its path as given to load_spec."""
-    Path(SPEC).write_text(textwrap.dedent(text).lstrip("\n"))
-    return SPEC
-
-
-def problems(text: str) -> list[str]:
-    """The problems load_spec reports for `text`, one string per problem, as the CLI prints them."""
-    with pytest.raises(UserError) as caught:
-        load_spec(write(text))
-    return [str(p) for p in caught.value.problems]
-
-
 def codes(text: str) -> list[str]:
     with pytest.raises(UserError) as caught:
-        load_spec(write(text))
+        load_spec(write_spec(text))
     return [p.code for p in caught.value.problems]
 
 
@@ -48,7 +34,7 @@ def one_model(body: str) -> str:
 
 
 def test_a_valid_spec_loads_with_defaults_and_line_numbers() -> None:
-    spec = load_spec(write(one_model("""
+    spec = load_spec(write_spec(one_model("""
         platform: onnxruntime_onnx
         versions: {1: m.onnx}
         inputs: [{name: x, data_type: FP32, dims: [-1, 3]}]
@@ -67,7 +53,7 @@ def test_a_valid_spec_loads_with_defaults_and_line_numbers() -> None:
 
 @pytest.mark.parametrize("written", ["FP32", "TYPE_FP32", "fp32", " type_fp32 "])
 def test_data_types_are_accepted_with_or_without_the_type_prefix(written: str) -> None:
-    spec = load_spec(write(one_model(f"""
+    spec = load_spec(write_spec(one_model(f"""
         platform: onnxruntime_onnx
         versions: {{1: m.onnx}}
         inputs: [{{name: x, data_type: "{written}", dims: [1]}}]
@@ -77,7 +63,7 @@ def test_data_types_are_accepted_with_or_without_the_type_prefix(written: str) -
 
 
 def test_an_unknown_data_type_lists_the_known_ones() -> None:
-    found = problems(one_model("""
+    found = spec_problems(one_model("""
         platform: onnxruntime_onnx
         versions: {1: m.onnx}
         inputs:
@@ -92,7 +78,7 @@ def test_an_unknown_data_type_lists_the_known_ones() -> None:
 
 @pytest.mark.parametrize("written", ["CPU", "KIND_CPU", "cpu"])
 def test_instance_kinds_are_accepted_with_or_without_the_kind_prefix(written: str) -> None:
-    spec = load_spec(write(one_model(f"""
+    spec = load_spec(write_spec(one_model(f"""
         platform: onnxruntime_onnx
         versions: {{1: m.onnx}}
         instance_groups: [{{kind: {written}, count: 2}}]
@@ -102,7 +88,7 @@ def test_instance_kinds_are_accepted_with_or_without_the_kind_prefix(written: st
 
 
 def test_an_unknown_key_is_refused_where_it_is_written() -> None:
-    found = problems(one_model("""
+    found = spec_problems(one_model("""
         platform: onnxruntime_onnx
         versions: {1: m.onnx}
         inputs:
@@ -119,7 +105,7 @@ def test_an_unknown_key_is_refused_where_it_is_written() -> None:
 
 
 def test_an_unknown_top_level_key_is_refused() -> None:
-    found = problems("""
+    found = spec_problems("""
         name: g
         modles: []
         models: [{name: a, backend: python, versions: {1: model.py}}]
@@ -131,7 +117,7 @@ def test_an_unknown_top_level_key_is_refused() -> None:
 
 
 def test_every_problem_is_reported_at_once_in_line_order() -> None:
-    found = problems("""
+    found = spec_problems("""
         name: g
         models:
           - name: clf
@@ -167,7 +153,7 @@ def test_model_names_must_be_valid_folder_names_and_inference_keys(name: str) ->
 
 
 def test_the_group_name_follows_the_same_rule() -> None:
-    found = problems("""
+    found = spec_problems("""
         name: my group
         models: [{name: a, backend: python, versions: {1: model.py}}]
     """)
@@ -177,14 +163,14 @@ def test_the_group_name_follows_the_same_rule() -> None:
 
 
 def test_required_keys_are_named() -> None:
-    assert problems("name: g\n") == ["group.yaml:1: models: required; add it"]
-    assert problems("name: g\nmodels: []\n") == [
+    assert spec_problems("name: g\n") == ["group.yaml:1: models: required; add it"]
+    assert spec_problems("name: g\nmodels: []\n") == [
         "group.yaml:2: models: List should have at least 1 item after validation, not 0"
     ]
 
 
 def test_a_yaml_syntax_error_gives_its_line() -> None:
-    found = problems("""
+    found = spec_problems("""
         name: g
         models:
           - name: a
@@ -197,7 +183,7 @@ def test_a_yaml_syntax_error_gives_its_line() -> None:
 
 
 def test_a_duplicate_yaml_key_is_refused_at_its_second_occurrence() -> None:
-    found = problems("""
+    found = spec_problems("""
         name: g
         models:
           - name: a
@@ -211,7 +197,7 @@ def test_a_duplicate_yaml_key_is_refused_at_its_second_occurrence() -> None:
 
 @pytest.mark.parametrize("text", ["- name: g\n", "just text\n", "", "# only a comment\n"])
 def test_the_top_level_must_be_a_mapping(text: str) -> None:
-    assert problems(text) == ["group.yaml:1: the spec must be a mapping with name: and models:"]
+    assert spec_problems(text) == ["group.yaml:1: the spec must be a mapping with name: and models:"]
 
 
 def test_a_missing_spec_file_says_so() -> None:
@@ -253,7 +239,7 @@ def test_a_spec_that_is_not_utf8_says_where_and_to_save_it_as_utf8() -> None:
 def test_a_bring_your_own_config_refuses_the_fields_it_would_override(in_tmp: Path) -> None:
     (in_tmp / "config.pbtxt").write_text('name: "clf"\nbackend: "python"\n')
 
-    found = problems(one_model("""
+    found = spec_problems(one_model("""
         config: config.pbtxt
         platform: onnxruntime_onnx
         versions: {1: m.onnx}
@@ -270,7 +256,7 @@ def test_a_bring_your_own_config_refuses_the_fields_it_would_override(in_tmp: Pa
 def test_a_bring_your_own_config_with_versions_and_smoke_loads(in_tmp: Path) -> None:
     (in_tmp / "config.pbtxt").write_text('name: "clf"\nbackend: "python"\n')
 
-    spec = load_spec(write(one_model("""
+    spec = load_spec(write_spec(one_model("""
         config: config.pbtxt
         versions: {1: model.py}
         max_batch_size: 4
@@ -285,14 +271,14 @@ def test_a_bring_your_own_config_with_versions_and_smoke_loads(in_tmp: Path) -> 
 
 
 def test_a_model_needs_a_platform_or_a_backend() -> None:
-    assert problems(one_model("versions: {1: m.onnx}")) == [
+    assert spec_problems(one_model("versions: {1: m.onnx}")) == [
         "group.yaml:3: models[clf]: give platform (onnxruntime_onnx, pytorch_libtorch, ensemble, ...) "
         "or backend (python, ...)"
     ]
 
 
 def test_a_platform_and_a_backend_must_agree() -> None:
-    found = problems(one_model("""
+    found = spec_problems(one_model("""
         platform: onnxruntime_onnx
         backend: pytorch
         versions: {1: m.onnx}
@@ -304,7 +290,7 @@ def test_a_platform_and_a_backend_must_agree() -> None:
 
 
 def test_a_platform_with_its_own_backend_is_accepted() -> None:
-    spec = load_spec(write(one_model("""
+    spec = load_spec(write_spec(one_model("""
         platform: pytorch_libtorch
         backend: pytorch
         versions: {1: m.onnx}
@@ -314,7 +300,7 @@ def test_a_platform_with_its_own_backend_is_accepted() -> None:
 
 
 def test_python_settings_need_backend_python() -> None:
-    found = problems(one_model("""
+    found = spec_problems(one_model("""
         platform: onnxruntime_onnx
         versions: {1: m.onnx}
         python: {execution_env: m.onnx}
@@ -327,13 +313,13 @@ def test_python_settings_need_backend_python() -> None:
 
 
 def test_platform_ensemble_needs_an_ensemble_section() -> None:
-    assert problems(one_model("platform: ensemble")) == [
+    assert spec_problems(one_model("platform: ensemble")) == [
         "group.yaml:4: models[clf].platform: platform: ensemble needs an ensemble: section with its steps"
     ]
 
 
 def test_an_ensemble_section_needs_platform_ensemble() -> None:
-    found = problems(one_model("""
+    found = spec_problems(one_model("""
         backend: python
         versions: {1: model.py}
         ensemble:
@@ -344,7 +330,7 @@ def test_an_ensemble_section_needs_platform_ensemble() -> None:
 
 
 def test_an_ensemble_needs_no_versions_but_at_least_one_step() -> None:
-    found = problems(one_model("""
+    found = spec_problems(one_model("""
         platform: ensemble
         ensemble: {steps: []}
     """))
@@ -354,7 +340,7 @@ def test_an_ensemble_needs_no_versions_but_at_least_one_step() -> None:
 
 
 def test_cross_field_rules_are_reported_with_the_field_errors_of_the_same_model() -> None:
-    found = problems(one_model("""
+    found = spec_problems(one_model("""
         platform: onnxruntime_onnx
         backend: pytorch
         max_batch_size: -1
@@ -372,7 +358,7 @@ def test_cross_field_rules_are_reported_with_the_field_errors_of_the_same_model(
 
 
 def test_a_rule_is_not_guessed_from_a_field_that_is_itself_invalid() -> None:
-    found = problems(one_model("""
+    found = spec_problems(one_model("""
         platform: [onnxruntime_onnx]
         backend: pytorch
     """))
@@ -386,14 +372,14 @@ def test_the_rules_also_hold_for_models_built_in_python() -> None:
 
 
 def test_other_models_need_versions() -> None:
-    assert problems(one_model("backend: python")) == [
+    assert spec_problems(one_model("backend: python")) == [
         "group.yaml:3: models[clf].versions: required unless platform: ensemble; "
         "give {1: path/to/model file or folder}"
     ]
 
 
 def test_version_numbers_start_at_one() -> None:
-    found = problems(one_model("""
+    found = spec_problems(one_model("""
         backend: python
         versions:
           1: model.py
@@ -419,7 +405,7 @@ def test_version_numbers_start_at_one() -> None:
     ],
 )
 def test_a_version_policy_is_exactly_one_of_latest_all_specific(policy: str, message: str) -> None:
-    found = problems(one_model(f"""
+    found = spec_problems(one_model(f"""
         backend: python
         versions: {{1: model.py}}
         version_policy: {policy}
@@ -429,7 +415,7 @@ def test_a_version_policy_is_exactly_one_of_latest_all_specific(policy: str, mes
 
 
 def test_a_version_policy_rule_is_reported_with_an_unknown_key_beside_it() -> None:
-    found = problems(one_model("""
+    found = spec_problems(one_model("""
         backend: python
         versions: {1: model.py}
         version_policy: {latest: 1, all: true, newest: 2}
@@ -443,7 +429,7 @@ def test_a_version_policy_rule_is_reported_with_an_unknown_key_beside_it() -> No
 
 
 def test_an_instance_group_needs_a_positive_count_and_a_known_kind() -> None:
-    found = problems(one_model("""
+    found = spec_problems(one_model("""
         backend: python
         versions: {1: model.py}
         instance_groups:
@@ -458,7 +444,7 @@ def test_an_instance_group_needs_a_positive_count_and_a_known_kind() -> None:
 
 
 def test_queue_policies_are_checked_per_priority_level() -> None:
-    found = problems(one_model("""
+    found = spec_problems(one_model("""
         backend: python
         versions: {1: model.py}
         dynamic_batching:
@@ -488,7 +474,7 @@ def smoke_model(cases: str) -> str:
 
 
 def test_valid_smoke_cases_load() -> None:
-    spec = load_spec(write(smoke_model("""
+    spec = load_spec(write_spec(smoke_model("""
         - name: inline
           version: 1
           inputs: {x: {value: [[1.5]], datatype: FP32, shape: [1, 1]}}
@@ -506,7 +492,7 @@ def test_valid_smoke_cases_load() -> None:
 
 
 def test_a_smoke_input_is_a_value_or_an_npy_file() -> None:
-    found = problems(smoke_model("""
+    found = spec_problems(smoke_model("""
         - name: both
           inputs: {x: {value: [1.0], npy: in.npy}}
           expect: {y: {match: shape, shape: [1, 1]}}
@@ -523,7 +509,7 @@ def test_a_smoke_input_is_a_value_or_an_npy_file() -> None:
 
 
 def test_a_smoke_case_needs_inputs_and_expectations() -> None:
-    found = problems(smoke_model("""
+    found = spec_problems(smoke_model("""
         - name: empty
           inputs: {}
           expect: {}
@@ -550,7 +536,7 @@ def test_a_smoke_case_needs_inputs_and_expectations() -> None:
     ],
 )
 def test_smoke_expectations_must_be_consistent_with_their_match_kind(expectation: str, message: str) -> None:
-    found = problems(smoke_model(f"""
+    found = spec_problems(smoke_model(f"""
         - name: case
           inputs: {{x: {{value: [1.0]}}}}
           expect:
@@ -561,7 +547,7 @@ def test_smoke_expectations_must_be_consistent_with_their_match_kind(expectation
 
 
 def test_an_unknown_match_kind_and_bad_tolerances_are_refused() -> None:
-    found = problems(smoke_model("""
+    found = spec_problems(smoke_model("""
         - name: case
           inputs: {x: {value: [1.0]}}
           expect:
@@ -579,7 +565,7 @@ def test_an_unknown_match_kind_and_bad_tolerances_are_refused() -> None:
 
 
 def test_a_smoke_expectation_rule_is_reported_with_a_bad_tolerance_beside_it() -> None:
-    found = problems(smoke_model("""
+    found = spec_problems(smoke_model("""
         - name: case
           inputs: {x: {value: [1.0], shape: [one]}}
           expect:
@@ -595,7 +581,7 @@ def test_a_smoke_expectation_rule_is_reported_with_a_bad_tolerance_beside_it() -
 
 
 def test_an_unknown_match_kind_is_not_also_blamed_for_a_missing_value() -> None:
-    found = problems(smoke_model("""
+    found = spec_problems(smoke_model("""
         - name: case
           inputs: {x: {value: [1.0]}}
           expect: {y: {match: close}}
@@ -608,7 +594,7 @@ def test_an_unknown_match_kind_is_not_also_blamed_for_a_missing_value() -> None:
 
 
 def test_group_smoke_settings_are_checked() -> None:
-    found = problems("""
+    found = spec_problems("""
         name: g
         models: [{name: a, backend: python, versions: {1: model.py}}]
         smoke:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
+from spec_files import SPEC, spec_problems, write_spec
 
 from components.core.problems import UserError
 from components.core.spec import load_spec
 from components.core.spec_checks import check_spec
-
-SPEC = "group.yaml"
 
 
 @pytest.fixture(autouse=True)
@@ -21,16 +19,9 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def problems(text: str) -> list[str]:
-    Path(SPEC).write_text(textwrap.dedent(text).lstrip("\n"))
-    with pytest.raises(UserError) as caught:
-        load_spec(SPEC)
-    return [str(p) for p in caught.value.problems]
-
-
 def test_a_consistent_spec_has_no_cross_field_problem(in_tmp: Path) -> None:
     (in_tmp / "x.npy").write_bytes(b"npy")
-    Path(SPEC).write_text(textwrap.dedent("""
+    write_spec("""
         name: g
         models:
           - name: a
@@ -41,7 +32,7 @@ def test_a_consistent_spec_has_no_cross_field_problem(in_tmp: Path) -> None:
             smoke:
               - {name: one, inputs: {X: {npy: x.npy}}, expect: {Y: {match: shape, shape: [1]}}}
               - {name: two, inputs: {X: {value: [1.0]}}, expect: {Y: {match: exact, npy: x.npy}}}
-    """).lstrip("\n"))
+    """)
 
     spec = load_spec(SPEC)
 
@@ -49,7 +40,7 @@ def test_a_consistent_spec_has_no_cross_field_problem(in_tmp: Path) -> None:
 
 
 def test_model_names_must_be_unique_in_a_group() -> None:
-    found = problems("""
+    found = spec_problems("""
         name: g
         models:
           - {name: a, backend: python, versions: {1: model.py}}
@@ -64,7 +55,7 @@ def test_model_names_must_be_unique_in_a_group() -> None:
 
 
 def test_every_missing_path_is_reported_with_its_field() -> None:
-    found = problems("""
+    found = spec_problems("""
         name: g
         models:
           - name: py
@@ -115,7 +106,7 @@ def test_paths_are_relative_to_the_spec_file_not_the_working_folder(in_tmp: Path
 
 
 def test_smoke_cases_must_name_the_model_inputs_and_outputs() -> None:
-    found = problems("""
+    found = spec_problems("""
         name: g
         models:
           - name: clf
@@ -139,7 +130,7 @@ def test_smoke_cases_must_name_the_model_inputs_and_outputs() -> None:
 
 
 def test_smoke_case_names_must_be_unique_in_a_model() -> None:
-    found = problems("""
+    found = spec_problems("""
         name: g
         models:
           - name: clf
@@ -163,7 +154,7 @@ def test_smoke_case_names_must_be_unique_in_a_model() -> None:
 
 
 def test_one_run_reports_field_errors_rules_duplicate_names_and_missing_files_together() -> None:
-    found = problems("""
+    found = spec_problems("""
         name: g
         models:
           - name: a
@@ -190,7 +181,7 @@ def test_one_run_reports_field_errors_rules_duplicate_names_and_missing_files_to
 
 
 def test_a_wrong_group_setting_does_not_hide_the_model_checks() -> None:
-    found = problems("""
+    found = spec_problems("""
         name: g
         models:
           - name: clf
@@ -212,7 +203,7 @@ def test_a_wrong_group_setting_does_not_hide_the_model_checks() -> None:
 
 def test_a_bring_your_own_config_is_not_checked_against_spec_tensors(in_tmp: Path) -> None:
     (in_tmp / "config.pbtxt").write_text('name: "a"\nbackend: "python"\n')
-    Path(SPEC).write_text(textwrap.dedent("""
+    write_spec("""
         name: g
         models:
           - name: a
@@ -220,6 +211,6 @@ def test_a_bring_your_own_config_is_not_checked_against_spec_tensors(in_tmp: Pat
             versions: {1: model.py}
             smoke:
               - {name: c, inputs: {IN: {value: [1.0]}}, expect: {OUT: {match: shape, shape: [1]}}}
-    """).lstrip("\n"))
+    """)
 
     assert load_spec(SPEC).model("a").smoke[0].name == "c"

@@ -6,17 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from triton_models import PYTHON_CONFIG
 
 from components.core.plan import load_plan
 from components.core.problems import Problem, Severity
 from components.core.validate import validate_plan
 
-PYTHON_CONFIG = """\
-name: "m"
-backend: "python"
-input [ { name: "IN" data_type: TYPE_FP32 dims: [ 3 ] } ]
-output [ { name: "OUT" data_type: TYPE_FP32 dims: [ 3 ] } ]
-"""
 PYTHON_MODEL = "class TritonPythonModel:\n    def execute(self, requests):\n        return []\n"
 
 

@@ -276,7 +276,9 @@ def stop(record: ServerRecord, grace_s: float = STOP_GRACE_S, *, lock_timeout_s:
 def _stop_locked(record: ServerRecord, grace_s: float = STOP_GRACE_S) -> bool:
     info = process_info(record.pid)
     ours = is_recorded_process(record)
-    recycled = info is not None and info.running and not ours
+    # Recycled means another process now has the pid: its start time differs. The same start time with another
+    # command line is this server while it exits (its /proc cmdline reads empty then): it must still be stopped.
+    recycled = info is not None and info.running and info.start_ticks != record.start_ticks
     if ours:
         _unload_everything(record.http_url, time.monotonic() + grace_s)
     stopped = False if recycled else _terminate(record.pid, record.shm_prefix, grace_s)
