@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from components.core.problems import Problem, UserError
+from components.core.problems import Problem, UserError, errors
 
 if TYPE_CHECKING:
     from components.core.plan import RepositoryPlan
@@ -49,7 +49,6 @@ EXIT_BROKEN_PIPE = 141
 def _valid_plan(source: str, verb: str) -> RepositoryPlan:
     """The plan of `source`, its warnings printed; UserError (nothing done) when the validator finds errors."""
     from components.core.plan import load_plan
-    from components.core.problems import errors
     from components.core.validate import validate_plan
 
     plan = load_plan(source)
@@ -112,9 +111,9 @@ def _validate(args: argparse.Namespace) -> int:
     problems = validate_plan(load_plan(args.source), config_only=args.config_only)
     for problem in problems:
         print(problem, file=sys.stderr if problem.is_error else sys.stdout)
-    errors = [p for p in problems if p.is_error]
-    if errors:
-        print(f"{len(errors)} problem(s) found in {args.source}", file=sys.stderr)
+    found = errors(problems)
+    if found:
+        print(f"{len(found)} problem(s) found in {args.source}", file=sys.stderr)
         return 1
     print(f"{args.source}: valid")
     return 0

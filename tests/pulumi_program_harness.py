@@ -213,8 +213,9 @@ class _EngineMocks(mocks.Mocks):
             return self.harness._step_read(args)
         with self.lock:
             self.registered.add(urn)
-        if args.typ.startswith(DYNAMIC_TYPE_PREFIX) and self.harness._runs(engine_view(args.inputs)[PROVIDER_KEY]):
-            return self.harness._step_dynamic(urn, args, self.result)
+        provider = self.harness._provider_to_run(args.typ, engine_view(args.inputs).get(PROVIDER_KEY))
+        if provider is not None:
+            return self.harness._step_dynamic(urn, args, provider, self.result)
         return self.harness._step_other(urn, args, self.result)
 
 
@@ -381,9 +382,12 @@ class PulumiProgramHarness:
             self.calls.append((token, args))
         return self.invoke_results(token, args) if self.invoke_results else {}
 
-    def _runs(self, serialized_provider: Any) -> bool:
-        """Whether the harness runs this dynamic provider (it is not one of `skipped_providers`)."""
-        return not isinstance(load_provider(serialized_provider), self.skipped_providers)
+    def _provider_to_run(self, type_: str, serialized_provider: Any) -> ResourceProvider | None:
+        """The provider of a dynamic resource the harness runs; None for other resources and `skipped_providers`."""
+        if not type_.startswith(DYNAMIC_TYPE_PREFIX):
+            return None
+        provider = load_provider(serialized_provider)
+        return None if isinstance(provider, self.skipped_providers) else provider
 
     def _step_read(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict]:
         """A read: only a StackReference to this very stack, which gives its last update's outputs."""
@@ -394,9 +398,10 @@ class PulumiProgramHarness:
         return self.stack_name, {"name": self.stack_name, "outputs": dict(self.last_outputs),
                                  "secretOutputNames": []}
 
-    def _step_dynamic(self, urn: str, args: mocks.MockResourceArgs, result: RunResult) -> tuple[str | None, dict]:
+    def _step_dynamic(
+        self, urn: str, args: mocks.MockResourceArgs, provider: ResourceProvider, result: RunResult
+    ) -> tuple[str | None, dict]:
         news = engine_view(args.inputs)
-        provider = load_provider(news[PROVIDER_KEY])
         old = self.state.get(urn)
         checked = provider.check(old.inputs if old else {}, news)
         if checked.failures:
@@ -506,8 +511,9 @@ class PulumiProgramHarness:
     def _delete_missing(self, registered: set[str], result: RunResult) -> None:
         gone = sorted((s for urn, s in self.state.items() if urn not in registered), key=lambda s: -s.order)
         for state in gone:
-            if state.type.startswith(DYNAMIC_TYPE_PREFIX) and self._runs(state.outputs[PROVIDER_KEY]):
-                load_provider(state.outputs[PROVIDER_KEY]).delete(state.id, state.outputs)
+            provider = self._provider_to_run(state.type, state.outputs.get(PROVIDER_KEY))
+            if provider is not None:
+                provider.delete(state.id, state.outputs)
             if state.custom:
                 result.deleted.append(state.name)
             del self.state[state.urn]

@@ -86,7 +86,7 @@ def test_an_image_without_a_usable_digest_is_refused(existing: ExistingImage | N
 
 
 def test_a_built_image_is_pushed_to_the_tenancy_namespace_with_a_secret_token(tmp_path: Path) -> None:
-    build = ImageBuild(region_key="fra", repository="triton/server", tag="1.0", dockerfile="FROM scratch\n",
+    build = ImageBuild(registry="fra.ocir.io", repository="triton/server", tag="1.0", dockerfile="FROM scratch\n",
                        context_dir="ctx", username=f"{NAMESPACE}/someone", password="token-value")
 
     def program() -> None:

@@ -9,16 +9,13 @@ import yaml
 Path_ = tuple[Any, ...]
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (a silent overwrite hides a user's mistake)."""
-
-
 def load_with_lines(text: str) -> tuple[Any, dict[Path_, int]]:
     """Parse `text`; return the data and a map from each path (tuple of keys/indexes) to its 1-based line.
 
-    Raises yaml.YAMLError (with `problem_mark`) on a syntax error or a duplicate key.
+    Raises yaml.YAMLError (with `problem_mark`) on a syntax error or a duplicate key (a silent overwrite would
+    hide a user's mistake).
     """
-    loader = _LineLoader(text)
+    loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
     finally:
@@ -41,7 +38,6 @@ def _build(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
                 )
             lines[(*path, key)] = key_node.start_mark.line + 1
             result[key] = _build(value_node, (*path, key), lines)
-            lines[(*path, key)] = key_node.start_mark.line + 1
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*path, index), lines) for index, item in enumerate(node.value)]

@@ -41,10 +41,11 @@ def identity(st: os.stat_result) -> tuple[int, int, int]:
 def read_chunks(path: Path, st: os.stat_result) -> Iterator[memoryview]:
     """The bytes of `path` in chunks, checked to be exactly the file `st` describes.
 
-    The chunks share one buffer: use each before asking for the next. Raises `UserError` when the
-    file is missing, unreadable, or changes (size, mtime, inode) while it is read.
+    The chunks share one buffer: use each before asking for the next. The buffer holds at most one
+    byte more than the file, so a small file costs no large allocation and a grown one is still caught.
+    Raises `UserError` when the file is missing, unreadable, or changes (size, mtime, inode) while it is read.
     """
-    buffer = bytearray(CHUNK_SIZE)
+    buffer = bytearray(min(CHUNK_SIZE, st.st_size + 1))
     view = memoryview(buffer)
     total = 0
     try:

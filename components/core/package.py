@@ -30,8 +30,9 @@ file sizes, and the manifest's too, as digests have a fixed length.
 Incremental and single-read. Source digests come from a `HashCache` (default `<out>/.hash-cache.json`).
 When every file of an artifact is known and its manifest equals the one beside an existing zip whose
 size and sha256 still match that record (the zip's digest is cached too), the zip is kept as it is:
-an unchanged repository of many GB costs a stat per file. A small file the cache misses is hashed
-first to decide; otherwise each file is read once, hashed (if unknown) and zipped in the same pass.
+an unchanged repository of many GB costs a stat per file. When an earlier zip exists, a small file the
+cache misses is hashed first to decide; otherwise each file is read once, hashed (if unknown) and zipped
+in the same pass (a first build reads every file once).
 The zip's own sha256 is then taken by reading the new zip back: it cannot be hashed as it is written,
 since each entry's header is rewritten with its CRC once the data is in.
 """
@@ -201,11 +202,12 @@ def build_artifacts(
         with contextlib.ExitStack() as commit:
             for name, models in groups.items():
                 members = sorted((item for model in models for item in items[model]), key=lambda i: i.path)
-                known = _digests_known_before_zipping(members, cache)
+                previous = _previous_manifest(out, name)
+                known = _digests_known_before_zipping(members, cache, hash_small_misses=previous is not None)
                 artifact = None
-                if len(known) == len(members):
+                if previous is not None and len(known) == len(members):
                     entries = tuple(item.entry(known[item.path]) for item in members)
-                    artifact = _up_to_date(out, name, layout, models, entries, cache)
+                    artifact = _up_to_date(out, name, layout, models, entries, previous, cache)
                 if artifact is None:
                     artifact = _write_artifact(commit, out, name, layout, models, members, known, cache)
                     written.append(artifact)
@@ -343,17 +345,19 @@ def _checked_path(path: str, where: str) -> str:
     return path
 
 
-def _digests_known_before_zipping(members: list[_Item], cache: HashCache) -> dict[str, str]:
+def _digests_known_before_zipping(members: list[_Item], cache: HashCache, hash_small_misses: bool) -> dict[str, str]:
     """Digests by repository path, of the members known without reading a large file.
 
-    A small file the cache misses (one just edited, or too fresh to be cached) is hashed here:
-    reading it again when zipping costs nothing next to rewriting a zip that may not need it. A
-    large one is left out, so that if the zip is rewritten its bytes are read once, hashed on the way.
+    With `hash_small_misses` (an earlier zip exists that may still be up to date), a small file the
+    cache misses (one just edited, or too fresh to be cached) is hashed here: reading it again when
+    zipping costs nothing next to rewriting a zip that may not need it. A large one is left out, so
+    that if the zip is rewritten its bytes are read once, hashed on the way. Without an earlier zip
+    nothing is read here: every file is read once, as it is zipped.
     """
     known: dict[str, str] = {}
     for item in members:
         sha256 = item.known_sha256(cache)
-        if sha256 is None and item.size <= SMALL_FILE_BYTES:
+        if sha256 is None and hash_small_misses and item.size <= SMALL_FILE_BYTES:
             assert item.source is not None and item.source.path is not None and item.stat is not None
             sha256 = cache.sha256_of(item.source.path, item.stat)
         if sha256 is not None:
@@ -361,18 +365,33 @@ def _digests_known_before_zipping(members: list[_Item], cache: HashCache) -> dic
     return known
 
 
-def _up_to_date(
-    out: Path, name: str, layout: str, models: tuple[str, ...], entries: tuple[ManifestEntry, ...], cache: HashCache
-) -> Artifact | None:
-    """The existing artifact `name` if its beside manifest lists exactly `entries` and its zip still matches it."""
-    zip_path = out / f"{name}.zip"
+def _previous_manifest(out: Path, name: str) -> dict[str, Any] | None:
+    """The beside manifest (zip record included) an earlier build wrote for artifact `name`; None if there is none."""
     try:
         beside = json.loads((out / f"{name}{MANIFEST_SUFFIX}").read_bytes())
-        zip_stat = os.stat(zip_path)
     except (OSError, ValueError):
         return None
-    if not isinstance(beside, dict) or not isinstance(record := beside.pop("zip", None), dict):
+    return beside if isinstance(beside, dict) and isinstance(beside.get("zip"), dict) else None
+
+
+def _up_to_date(
+    out: Path,
+    name: str,
+    layout: str,
+    models: tuple[str, ...],
+    entries: tuple[ManifestEntry, ...],
+    previous: dict[str, Any],
+    cache: HashCache,
+) -> Artifact | None:
+    """The existing artifact `name` if its beside manifest `previous` lists exactly `entries` and its zip still
+    matches it."""
+    zip_path = out / f"{name}.zip"
+    try:
+        zip_stat = os.stat(zip_path)
+    except OSError:
         return None
+    beside = {key: value for key, value in previous.items() if key != "zip"}
+    record = previous["zip"]
     if beside != _manifest_document(name, layout, models, entries) or zip_stat.st_size != record.get("size"):
         return None
     try:

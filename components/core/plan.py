@@ -20,8 +20,8 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 from components._internal.atomic import atomic_dir
 from components.core.problems import Problem, UserError, errors
-from components.core.render import PYTHON_STUB_NAME, config_text, parse_config, render_config
-from components.core.spec import DEFAULT_MODEL_FILENAMES, GroupSpec, ModelSpec, load_spec
+from components.core.render import PYTHON_STUB_NAME, config_text, model_filename, parse_config, render_config
+from components.core.spec import GroupSpec, ModelSpec, load_spec
 
 CONFIG_NAME = "config.pbtxt"
 SKIPPED_NAMES = frozenset({"__pycache__", ".DS_Store"})
@@ -139,7 +139,7 @@ def _model_plan(model: ModelSpec, spec: GroupSpec, problems: list[Problem]) -> M
     else:
         config, error = render_config(model, spec), None
         files[CONFIG_NAME] = FileSource(data=config_text(config).encode())
-    default_name = _default_filename(model, config)
+    default_name = model_filename(config) if config is not None else None
     for version, rel in sorted(model.versions.items()):
         source = spec.resolve(rel)
         if source.is_dir():
@@ -164,18 +164,6 @@ def _model_plan(model: ModelSpec, spec: GroupSpec, problems: list[Problem]) -> M
             label = spec.resolve(output.label_filename)
             files[label.name] = _source(label)
     return ModelPlan(model.name, dict(sorted(files.items())), config, error, frozenset(empty_dirs))
-
-
-def _default_filename(model: ModelSpec, config: mc.ModelConfig | None) -> str | None:
-    if config is not None and config.default_model_filename:
-        return config.default_model_filename
-    if model.platform in ("tensorflow_savedmodel", "tensorflow_graphdef"):
-        return DEFAULT_MODEL_FILENAMES[model.platform]
-    backend = model.effective_backend or (config.backend if config is not None else None)
-    if not backend and config is not None:
-        backend = {"onnxruntime_onnx": "onnxruntime", "pytorch_libtorch": "pytorch",
-                   "tensorrt_plan": "tensorrt"}.get(config.platform)
-    return DEFAULT_MODEL_FILENAMES.get(backend or "")
 
 
 def plan_from_folder(root: Path) -> RepositoryPlan:

@@ -12,7 +12,14 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
 from components.core.problems import Problem, UserError
-from components.core.spec import GroupSpec, ModelSpec
+from components.core.spec import (
+    DEFAULT_MODEL_FILENAMES,
+    PLATFORM_BACKENDS,
+    DynamicBatchingSpec,
+    GroupSpec,
+    ModelSpec,
+    QueuePolicySpec,
+)
 
 EXECUTION_ENV_PARAMETER = "EXECUTION_ENV_PATH"
 PYTHON_STUB_NAME = "triton_python_backend_stub"
@@ -26,6 +33,24 @@ def parse_config(text: str) -> mc.ModelConfig:
 def config_text(config: mc.ModelConfig) -> str:
     """The canonical config.pbtxt text of `config` (stable: render -> parse -> render is identical)."""
     return text_format.MessageToString(config)
+
+
+def effective_backend(config: mc.ModelConfig) -> str:
+    """The backend Triton runs the model with: `backend`, or the one implied by `platform` ('' if none)."""
+    return config.backend or PLATFORM_BACKENDS.get(config.platform, "")
+
+
+def model_filename(config: mc.ModelConfig) -> str | None:
+    """The file or folder Triton loads from a version folder of `config`, or None when the backend decides it alone.
+
+    `default_model_filename` when set, else the TensorFlow platform's or the backend's default (the backend
+    given, or the one its platform runs on).
+    """
+    if config.default_model_filename:
+        return config.default_model_filename
+    if config.platform in ("tensorflow_savedmodel", "tensorflow_graphdef"):
+        return DEFAULT_MODEL_FILENAMES[config.platform]
+    return DEFAULT_MODEL_FILENAMES.get(effective_backend(config))
 
 
 def execution_env_path(env_file: str) -> str:
@@ -61,7 +86,7 @@ def render_config(model: ModelSpec, spec: GroupSpec) -> mc.ModelConfig:
         if group.name:
             added.name = group.name
     if model.dynamic_batching is not None:
-        _render_dynamic_batching(model, config)
+        _render_dynamic_batching(model.dynamic_batching, config.dynamic_batching)
     if model.version_policy is not None:
         policy = model.version_policy
         if policy.latest is not None:
@@ -92,10 +117,7 @@ def render_config(model: ModelSpec, spec: GroupSpec) -> mc.ModelConfig:
     return config
 
 
-def _render_dynamic_batching(model: ModelSpec, config: mc.ModelConfig) -> None:
-    given = model.dynamic_batching
-    assert given is not None
-    batching = config.dynamic_batching
+def _render_dynamic_batching(given: DynamicBatchingSpec, batching: mc.ModelDynamicBatching) -> None:
     batching.SetInParent()
     batching.preferred_batch_size.extend(given.preferred_batch_size)
     batching.max_queue_delay_microseconds = given.max_queue_delay_microseconds
@@ -108,7 +130,7 @@ def _render_dynamic_batching(model: ModelSpec, config: mc.ModelConfig) -> None:
         _render_queue_policy(policy, batching.priority_queue_policy[level])
 
 
-def _render_queue_policy(given, target: mc.ModelQueuePolicy) -> None:
+def _render_queue_policy(given: QueuePolicySpec, target: mc.ModelQueuePolicy) -> None:
     target.timeout_action = mc.ModelQueuePolicy.TimeoutAction.Value(given.timeout_action)
     target.default_timeout_microseconds = given.default_timeout_microseconds
     target.allow_timeout_override = given.allow_timeout_override

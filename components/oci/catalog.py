@@ -84,76 +84,50 @@ class CatalogModel(pulumi.ComponentResource):
         artifact = pulumi.Output.from_input(args.artifact)
         self.artifact_sha256 = artifact.apply(lambda a: str(a["sha256"]))
         self.triton_models = artifact.apply(lambda a: sorted(a["models"]))
-        metadata = artifact.apply(lambda a: _metadata(a, args.group_name))
-        disposition = artifact.apply(_content_disposition)
-        replacing = pulumi.ResourceOptions(parent=self, replace_on_changes=REPLACING_PROPERTIES)
-        if args.upload == "inline":
-            self.model = oci.datascience.Model(
-                f"{name}-model",
-                compartment_id=args.compartment_id,
-                project_id=args.project_id,
-                display_name=args.display_name,
-                description=args.description or None,
-                model_artifact=artifact.apply(_inline_path),
-                artifact_content_length=artifact.apply(_content_length),
-                artifact_content_disposition=disposition,
-                custom_metadata_lists=metadata,
-                freeform_tags=args.freeform_tags,
-                opts=replacing,
-            )
-        else:
-            assert args.object_storage is not None
-            self.model = self._through_object_storage(name, args, args.object_storage, artifact, metadata,
-                                                      disposition, replacing)
-        self.model_id = self.model.id
-        self.register_outputs({"model_id": self.model_id, "artifact_sha256": self.artifact_sha256,
-                               "triton_models": self.triton_models})
-
-    def _through_object_storage(
-        self,
-        name: str,
-        args: CatalogModelArgs,
-        storage: ObjectStorageUpload,
-        artifact: pulumi.Output[Mapping[str, Any]],
-        metadata: pulumi.Output[list[oci.datascience.ModelCustomMetadataListArgs]],
-        disposition: pulumi.Output[str],
-        replacing: pulumi.ResourceOptions,
-    ) -> oci.datascience.Model:
-        object_name = artifact.apply(lambda a: _object_name(a, storage))
-        uploaded = oci.objectstorage.StorageObject(
-            f"{name}-upload",
-            bucket=storage.bucket,
-            namespace=storage.namespace,
-            object=object_name,
-            source=artifact.apply(lambda a: str(a["path"])),
-            content_type="application/zip",
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        descriptor = artifact.apply(lambda a: _write_descriptor(a, storage))
-        model = oci.datascience.Model(
+        storage = args.object_storage if args.upload == "object_storage" else None
+        inline = artifact.apply(lambda a: _inline_file(a, storage))
+        self.model = oci.datascience.Model(
             f"{name}-model",
             compartment_id=args.compartment_id,
             project_id=args.project_id,
             display_name=args.display_name,
             description=args.description or None,
-            model_artifact=descriptor.apply(lambda d: str(d[0])),
-            artifact_content_length=descriptor.apply(lambda d: str(d[1])),
-            artifact_content_disposition=disposition,
-            custom_metadata_lists=metadata,
+            model_artifact=inline.apply(lambda file: file[0]),
+            artifact_content_length=inline.apply(lambda file: str(file[1])),
+            artifact_content_disposition=artifact.apply(_content_disposition),
+            custom_metadata_lists=artifact.apply(lambda a: _metadata(a, args.group_name)),
             freeform_tags=args.freeform_tags,
-            opts=replacing,
+            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=REPLACING_PROPERTIES),
+        )
+        if storage is not None:
+            self._copy_through_object_storage(name, storage, artifact)
+        self.model_id = self.model.id
+        self.register_outputs({"model_id": self.model_id, "artifact_sha256": self.artifact_sha256,
+                               "triton_models": self.triton_models})
+
+    def _copy_through_object_storage(
+        self, name: str, storage: ObjectStorageUpload, artifact: pulumi.Output[Mapping[str, Any]]
+    ) -> None:
+        """Upload the zip to the bucket and export it into the Model, over the descriptor it was created with."""
+        uploaded = oci.objectstorage.StorageObject(
+            f"{name}-upload",
+            bucket=storage.bucket,
+            namespace=storage.namespace,
+            object=artifact.apply(lambda a: _object_name(a, storage)),
+            source=artifact.apply(lambda a: str(a["path"])),
+            content_type="application/zip",
+            opts=pulumi.ResourceOptions(parent=self),
         )
         oci.datascience.ModelArtifactExport(
             f"{name}-export",
             artifact_source_type="ORACLE_OBJECT_STORAGE",
-            model_id=model.id,
+            model_id=self.model.id,
             namespace=storage.namespace,
             source_bucket=storage.bucket,
             source_object_name=uploaded.object,
             source_region=storage.region,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[uploaded]),
         )
-        return model
 
 
 def _metadata(artifact: Mapping[str, Any], group_name: str) -> list[oci.datascience.ModelCustomMetadataListArgs]:
@@ -174,13 +148,12 @@ def _content_disposition(artifact: Mapping[str, Any]) -> str:
     return f'attachment; filename="{artifact["name"]}-{str(artifact["sha256"])[:16]}.zip"'
 
 
-def _content_length(artifact: Mapping[str, Any]) -> str:
-    """The zip's size as OCI takes it: an integer in a string (sizes cross the engine as floats)."""
-    return str(int(artifact["size"]))
-
-
-def _inline_path(artifact: Mapping[str, Any]) -> str:
-    return str(artifact["path"])
+def _inline_file(artifact: Mapping[str, Any], storage: ObjectStorageUpload | None) -> tuple[str, int]:
+    """The file a Model uploads inline and its size: the zip itself, or a descriptor of it when the zip goes
+    through Object Storage. Sizes cross the engine as floats; OCI takes an integer."""
+    if storage is None:
+        return str(artifact["path"]), int(artifact["size"])
+    return _write_descriptor(artifact, storage)
 
 
 def _object_name(artifact: Mapping[str, Any], storage: ObjectStorageUpload) -> str:

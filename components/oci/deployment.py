@@ -183,10 +183,10 @@ def scaling_policy(settings: DeploymentSettings) -> dict[str, Any]:
     """FIXED_SIZE with the instance count, or AUTOSCALING with one THRESHOLD policy on CPU utilization."""
     scaling = settings.scaling
     if scaling.autoscaling is None:
-        return {"policy_type": "FIXED_SIZE", "instance_count": scaling.fixed_count}
+        return {"policy_type": scaling.policy_type, "instance_count": scaling.fixed_count}
     auto = scaling.autoscaling
     return {
-        "policy_type": "AUTOSCALING",
+        "policy_type": scaling.policy_type,
         "is_enabled": True,
         "cool_down_in_seconds": auto.cool_down_seconds,
         "auto_scaling_policies": [

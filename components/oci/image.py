@@ -31,11 +31,12 @@ class ExistingImage:
 class ImageBuild:
     """Build the server image from `dockerfile` (text) in `context_dir` and push it to OCIR.
 
-    `username` is the OCIR login, `<namespace>/<user name>`; `password` an auth token (pass
-    `pulumi.Config().require_secret(...)`). `namespace` None looks the tenancy's namespace up.
+    `registry` is `<region-key>.ocir.io` (OciSettings.ocir_registry); `username` the OCIR login,
+    `<namespace>/<user name>`; `password` an auth token (pass `pulumi.Config().require_secret(...)`).
+    `namespace` None looks the tenancy's namespace up.
     """
 
-    region_key: str
+    registry: str
     repository: str
     tag: str
     dockerfile: str
@@ -89,8 +90,7 @@ class TritonImage(pulumi.ComponentResource):
             is_public=False,
             opts=child,
         )
-        registry = f"{build.region_key}.ocir.io"
-        image_name = pulumi.Output.concat(registry, "/", namespace, "/", build.repository, ":", build.tag)
+        image_name = pulumi.Output.concat(build.registry, "/", namespace, "/", build.repository, ":", build.tag)
         image = docker_build.Image(
             f"{name}-build",
             push=True,
@@ -101,7 +101,7 @@ class TritonImage(pulumi.ComponentResource):
             platforms=[docker_build.Platform(build.platform)],
             registries=[
                 docker_build.RegistryArgs(
-                    address=registry,
+                    address=build.registry,
                     username=build.username,
                     password=pulumi.Output.secret(build.password),
                 )

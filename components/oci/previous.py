@@ -18,8 +18,8 @@ from typing import Any
 import pulumi
 
 from components.core.changes import Content, ModelChange, model_changes
-from components.core.oci.names import SINGLE_ARTIFACT
 from components.core.oci.updates import OptionFingerprint, option_groups_changed, split_message
+from components.core.package import REPOSITORY_ARTIFACT
 from components.providers.diffing import previous_content
 
 FINGERPRINT_OUTPUT = "optionFingerprint"
@@ -64,7 +64,7 @@ def unchanged_artifact(previous: Mapping[str, Any], content: Content, name: str)
     found = recorded.get(name)
     if found is None or recorded_content is None:
         return None
-    holds = sorted(content) if name == SINGLE_ARTIFACT else [name]
+    holds = sorted(content) if name == REPOSITORY_ARTIFACT else [name]
     if sorted(found.get("models") or []) != holds:
         return None
     if any(change.model in holds for change in model_changes(recorded_content, content)):

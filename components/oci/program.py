@@ -39,11 +39,11 @@ import pulumi
 import pulumi_oci as oci
 
 from components.core.oci.command import container_environment, triton_command
-from components.core.oci.dockerfile import render_dockerfile
-from components.core.oci.group import model_views
-from components.core.oci.names import SINGLE_ARTIFACT, ResourceNames, resource_names
+from components.core.oci.dockerfile import backends_for, render_dockerfile
+from components.core.oci.names import ResourceNames, resource_names
 from components.core.oci.settings import OciSettings
 from components.core.oci.updates import option_fingerprint
+from components.core.package import REPOSITORY_ARTIFACT
 from components.core.spec import GroupSpec
 from components.oci.catalog import CatalogModel, CatalogModelArgs, ObjectStorageUpload
 from components.oci.deployment import LogNames, TritonModelDeployment, TritonModelDeploymentArgs
@@ -71,10 +71,6 @@ def deploy_oci(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
     pre-flight checks find a problem; no resource is registered then.
     """
     checked = check_stack(config)
-    return _build(checked, config)
-
-
-def _build(checked: OciPlan, config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
     settings, spec = checked.settings, checked.spec
     names = resource_names(settings, spec)
     tags = settings.freeform_tags or None
@@ -84,7 +80,7 @@ def _build(checked: OciPlan, config: pulumi.Config) -> dict[str, pulumi.Input[An
     repository = TritonModelRepository(
         "repository", TritonModelRepositoryArgs(spec_path=portable_path(settings.spec), layout=settings.layout)
     )
-    artifact_names = [SINGLE_ARTIFACT] if settings.layout == "single" else checked.models
+    artifact_names = [REPOSITORY_ARTIFACT] if settings.layout == "single" else checked.models
     artifacts, ready = _artifacts(repository, previous, settings, artifact_names)
     model_identity = repository.content.apply(lambda content: content_identity(content, checked.models))
     fingerprint = model_identity.apply(lambda identity: option_fingerprint(settings, spec, model_identity=identity))
@@ -164,10 +160,10 @@ def _serve_repository(
             compartment_id=checked.settings.compartment_id,
             project_id=project_id,
             group_name=spec.name,
-            artifact=artifacts[SINGLE_ARTIFACT],
-            display_name=names.models[SINGLE_ARTIFACT],
+            artifact=artifacts[REPOSITORY_ARTIFACT],
+            display_name=names.models[REPOSITORY_ARTIFACT],
             description=f"the Triton model repository of group {spec.name}",
-            upload=checked.uploads[SINGLE_ARTIFACT],
+            upload=checked.uploads[REPOSITORY_ARTIFACT],
             object_storage=storage,
             freeform_tags=tags,
         ),
@@ -281,16 +277,16 @@ def _image(settings: OciSettings, spec: GroupSpec, models: list[str], config: pu
         args = TritonImageArgs(compartment_id=settings.compartment_id, existing=ExistingImage(name, given.digest))
         return TritonImage("image", args)
     build = given.build
-    region_key = settings.resolved_region_key
-    assert region_key is not None
-    backends = {view.backend for view in model_views(spec) if view.backend and view.name in models}
-    dockerfile = render_dockerfile(backends, build.base_image, min_image=build.min_image, platform=build.platform)
+    registry = settings.ocir_registry
+    assert registry is not None
+    dockerfile = render_dockerfile(backends_for(spec, models), build.base_image, min_image=build.min_image,
+                                   platform=build.platform)
     context_dir = project_root() / ".triton-groups" / "oci" / pulumi.get_stack() / "image-context"
     context_dir.mkdir(parents=True, exist_ok=True)
     args = TritonImageArgs(
         compartment_id=settings.compartment_id,
         build=ImageBuild(
-            region_key=region_key,
+            registry=registry,
             repository=build.repository,
             tag=build.tag,
             dockerfile=dockerfile,

@@ -316,7 +316,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     for relative, data in files.items():
         write_bytes_atomic(args.out / relative, data)
-        (args.out / relative).chmod(0o644)
         print(f"{args.out / relative}  {len(data)} bytes")
     return 0
 

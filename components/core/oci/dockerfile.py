@@ -12,7 +12,7 @@ NVIDIA's network apt repository; without it Triton only lacks its GPU metrics).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from components.core.oci.command import NVIDIA_ENTRYPOINT
 from components.core.oci.group import GroupSource, model_views
@@ -31,9 +31,10 @@ PYTHON_BACKEND_PACKAGES = ("libarchive-dev", "libpython3-dev", "python3", "pytho
                            "python3-wheel")
 
 
-def backends_for(source: GroupSource) -> set[str]:
-    """The backends the group's models run on (ensembles need none)."""
-    return {view.backend for view in model_views(source) if view.backend}
+def backends_for(source: GroupSource, models: Collection[str] | None = None) -> set[str]:
+    """The backends the group's models (only `models`, when given) run on; ensembles need none."""
+    return {view.backend for view in model_views(source)
+            if view.backend and (models is None or view.name in models)}
 
 
 def min_image_for(base_image: str) -> str | None:

@@ -6,9 +6,7 @@ from dataclasses import dataclass
 
 from components.core.oci.group import GroupSource, group_name, model_views
 from components.core.oci.settings import OciSettings
-
-SINGLE_ARTIFACT = "repository"
-"""The artifact name of the single layout (the whole repository in one zip)."""
+from components.core.package import REPOSITORY_ARTIFACT
 
 
 def deployed_models(settings: OciSettings, source: GroupSource) -> list[str]:
@@ -38,7 +36,7 @@ def resource_names(settings: OciSettings, source: GroupSource) -> ResourceNames:
     meet OCI's display-name rule; the user-given ones are checked by `preflight`)."""
     group = group_name(source)
     if settings.layout == "single":
-        models = {SINGLE_ARTIFACT: f"{group}/{SINGLE_ARTIFACT}"}
+        models = {REPOSITORY_ARTIFACT: f"{group}/{REPOSITORY_ARTIFACT}"}
     else:
         models = {name: f"{group}/{name}" for name in deployed_models(settings, source)}
     created_logs = settings.logging is not None and settings.logging.create

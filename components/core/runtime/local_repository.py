@@ -1,4 +1,4 @@
-"""The repository folder a local server reads: laid out from a plan, and updated one model folder at a time.
+"""The repository folder a local server reads (laid out whole by `plan.materialize`), updated one model at a time.
 
 Each model has a digest over its files (paths, bytes, executable bits, empty folders; the config is
 one of the files), so an update rewrites only the models whose digest changed. A changed model
@@ -33,11 +33,6 @@ def model_digest(model: ModelPlan) -> str:
 def plan_digests(plan: RepositoryPlan) -> dict[str, str]:
     """Every model's digest, by name (sorted)."""
     return {name: model_digest(plan.models[name]) for name in sorted(plan.models)}
-
-
-def write_repository(plan: RepositoryPlan, target: Path) -> Path:
-    """Lay out the whole repository at `target` (atomic: replaces any previous folder only once complete)."""
-    return materialize(plan, target)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from components.core.plan import RepositoryPlan, plan_from_folder
+from components.core.plan import RepositoryPlan, materialize, plan_from_folder
 from components.core.problems import Problem, UserError
 from components.core.runtime import triton_api
 from components.core.runtime.install import TritonInstall, prepare_install, server_environment
@@ -47,7 +47,6 @@ from components.core.runtime.local_repository import (
     remove_model,
     restore_model,
     stage_model,
-    write_repository,
 )
 from components.core.runtime.lock import LOCK_TIMEOUT_S, state_lock
 from components.core.runtime.shim import shim_plan
@@ -378,7 +377,7 @@ def _launch_locked(plan: RepositoryPlan, state_dir: Path, wanted: Ports, *, deta
                    ready_timeout_s: float) -> tuple[ServerRecord, subprocess.Popen[bytes], float]:
     _clear_previous(state_dir)
     shim = shim_plan(plan)
-    repository = write_repository(shim.plan, state_dir / "repository")
+    repository = materialize(shim.plan, state_dir / "repository")
     install = prepare_install()
     env = server_environment()
     models = sorted(shim.plan.models)
@@ -592,24 +591,25 @@ def _terminate(pid: int, shm_prefix: str, grace_s: float) -> bool:
     region still named with the server's prefix (left by a stub that did not end cleanly, or by a
     server killed by someone else) is removed.
     """
-    running = bool(process_group_members(pid))
-    if running:
-        leader = process_info(pid)
-        leader_runs = leader is not None and leader.running
+    members = process_group_members(pid)
+    gone = not members
+    if members:
+        leader_runs = pid in members  # the server leads its own process group
         if leader_runs:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-        if not _wait_group_gone(pid, grace_s if leader_runs else 0):
+        gone = _wait_group_gone(pid, grace_s if leader_runs else 0)
+        if not gone:
             if leader_runs:
                 LOG.warning("tritonserver pid %s (or its stubs) did not stop within %.0f s; killing them", pid,
                             grace_s)
             _signal_group(pid, signal.SIGKILL)
-            _wait_group_gone(pid, STOP_GRACE_S)
+            gone = _wait_group_gone(pid, STOP_GRACE_S)
     _reap(pid)
-    if shm_prefix and not process_group_members(pid):
+    if shm_prefix and (gone or not process_group_members(pid)):
         for region in SHARED_MEMORY.glob(f"{shm_prefix}*"):
             region.unlink(missing_ok=True)
-    return running
+    return bool(members)
 
 
 def _signal_group(group: int, signum: int) -> None:

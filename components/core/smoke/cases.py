@@ -163,9 +163,9 @@ def _starts_like_numpy(path: Path) -> bool:
 
 
 def _inline(value: Any, datatype: str | None) -> np.ndarray:
+    """The spec's inline value as an array: objects for BYTES (`_convert` encodes the strings), else numbers."""
     if datatype == "BYTES":
-        array = np.array(value, dtype=object)
-        return _map_objects(array, lambda item: item.encode() if isinstance(item, str) else item)
+        return np.array(value, dtype=object)
     try:
         return np.asarray(value)
     except ValueError as exc:

@@ -4,7 +4,8 @@ The OCI SDK's `predict()` cannot send custom headers, so requests go through `re
 signer as `auth`. The body is built and read by tritonclient's own codec (binary tensors, with the
 `Inference-Header-Content-Length` header). The Triton model is chosen by routing headers whose names are
 configurable (`model-key` for the group's inference key, `model_name`/`model_version` for Triton: the
-service's spelling is not documented).
+service's spelling is not documented). `prepare` builds a request's body and headers once; each send
+then only signs and POSTs it.
 
 Secrets: the transport keeps only how to make a signer (`ApiKeySigner`: the OCI config file's path and
 profile), builds the signer on first use, and never pickles it, so no private key reaches a Pulumi state.
@@ -158,6 +159,12 @@ class OciPredictTransport:
         self, model: str, inputs: Sequence[Tensor], outputs: Sequence[str], version: int | None = None
     ) -> dict[str, np.ndarray]:
         """POST one binary KServe v2 request; return the requested outputs present in the answer."""
+        return self.prepare(model, inputs, outputs, version).send()
+
+    def prepare(
+        self, model: str, inputs: Sequence[Tensor], outputs: Sequence[str], version: int | None = None
+    ) -> OciRequest:
+        """Build the binary KServe v2 body and its headers once; TransportError when an input cannot be sent."""
         body, json_size = self._request_body(inputs, outputs)
         headers = {
             "Content-Type": "application/octet-stream" if json_size is not None else "application/json",
@@ -166,21 +173,7 @@ class OciPredictTransport:
         }
         if json_size is not None:
             headers[HEADER_LENGTH] = str(json_size)
-        response = self._post(f"{self.endpoint}/predict", body, headers)
-        header_length = response.headers.get(HEADER_LENGTH)
-        try:
-            result = httpclient.InferenceServerClient.parse_response_body(
-                response.content, header_length=int(header_length) if header_length else None
-            )
-        except (ValueError, UnicodeDecodeError, InferenceServerException) as exc:
-            raise TransportError(f"the answer is not a KServe v2 inference response: {exc}",
-                                 status=response.status_code, detail=_excerpt(response.content)) from None
-        answer = {}
-        for name in outputs:
-            array = result.as_numpy(name)
-            if array is not None:
-                answer[name] = array
-        return answer
+        return OciRequest(self, f"{self.endpoint}/predict", body, headers, tuple(outputs))
 
     def close(self) -> None:
         """Close every HTTP session this transport opened, in any thread."""
@@ -217,7 +210,7 @@ class OciPredictTransport:
         body, json_size = httpclient.InferenceServerClient.generate_request_body(given, outputs=wanted)
         return (body.encode("utf-8") if isinstance(body, str) else body), json_size
 
-    def _post(self, url: str, body: bytes, headers: dict[str, str]) -> requests.Response:
+    def _post(self, url: str, body: bytes, headers: Mapping[str, str]) -> requests.Response:
         try:
             response = self._session().post(url, data=body, headers=headers, auth=self._auth(),
                                              timeout=self.request_timeout_s)
@@ -249,6 +242,34 @@ class OciPredictTransport:
             with self._lock:
                 self._sessions.append(session)
         return session
+
+
+@dataclass(frozen=True)
+class OciRequest:
+    """A request built once by `OciPredictTransport.prepare`: each send signs and POSTs the same body and headers.
+
+    Safe to send from several threads: the body and headers are only read, and each send uses the
+    calling thread's session.
+    """
+
+    transport: OciPredictTransport
+    url: str
+    body: bytes
+    headers: Mapping[str, str]
+    outputs: tuple[str, ...]
+
+    def send(self) -> dict[str, np.ndarray]:
+        """POST the request once; return the requested outputs present in the answer. Raises TransportError."""
+        response = self.transport._post(self.url, self.body, self.headers)
+        header_length = response.headers.get(HEADER_LENGTH)
+        try:
+            result = httpclient.InferenceServerClient.parse_response_body(
+                response.content, header_length=int(header_length) if header_length else None
+            )
+        except (ValueError, UnicodeDecodeError, InferenceServerException) as exc:
+            raise TransportError(f"the answer is not a KServe v2 inference response: {exc}",
+                                 status=response.status_code, detail=_excerpt(response.content)) from None
+        return {name: array for name in self.outputs if (array := result.as_numpy(name)) is not None}
 
 
 def _excerpt(content: bytes) -> str:

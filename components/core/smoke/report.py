@@ -26,8 +26,21 @@ def _ms(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def _latency_json(samples: Sequence[float]) -> dict[str, Any]:
-    return {"count": len(samples), "p50": _ms(percentile(samples, 50)), "p99": _ms(percentile(samples, 99))}
+class Latencies:
+    """p50/p99 of `latencies_ms` (the requests of a case, a model or a whole run), in ms; None when there are none."""
+
+    latencies_ms: tuple[float, ...]
+
+    @property
+    def p50_ms(self) -> float | None:
+        return percentile(self.latencies_ms, 50)
+
+    @property
+    def p99_ms(self) -> float | None:
+        return percentile(self.latencies_ms, 99)
+
+    def latency_json(self) -> dict[str, Any]:
+        return {"count": len(self.latencies_ms), "p50": _ms(self.p50_ms), "p99": _ms(self.p99_ms)}
 
 
 @dataclass(frozen=True)
@@ -42,7 +55,7 @@ class Failure:
 
 
 @dataclass(frozen=True)
-class CaseResult:
+class CaseResult(Latencies):
     """One smoke case: its failures (empty when it passed) and the latency of each request sent, in ms."""
 
     model: str
@@ -54,25 +67,17 @@ class CaseResult:
     def passed(self) -> bool:
         return not self.failures
 
-    @property
-    def p50_ms(self) -> float | None:
-        return percentile(self.latencies_ms, 50)
-
-    @property
-    def p99_ms(self) -> float | None:
-        return percentile(self.latencies_ms, 99)
-
     def to_json(self) -> dict[str, Any]:
         return {
             "case": self.case,
             "passed": self.passed,
             "failures": [{"output": f.output, "reason": f.reason} for f in self.failures],
-            "latency_ms": _latency_json(self.latencies_ms),
+            "latency_ms": self.latency_json(),
         }
 
 
 @dataclass(frozen=True)
-class ModelResult:
+class ModelResult(Latencies):
     """One model's cases. `not_ready` is the server's reason when the model never became ready (no case ran).
 
     With a `latency_budget_ms`, the model fails when the p99 over all its requests exceeds it.
@@ -86,14 +91,6 @@ class ModelResult:
     @property
     def latencies_ms(self) -> tuple[float, ...]:
         return tuple(sample for case in self.cases for sample in case.latencies_ms)
-
-    @property
-    def p50_ms(self) -> float | None:
-        return percentile(self.latencies_ms, 50)
-
-    @property
-    def p99_ms(self) -> float | None:
-        return percentile(self.latencies_ms, 99)
 
     @property
     def over_budget(self) -> bool:
@@ -121,13 +118,13 @@ class ModelResult:
             "ready": self.not_ready is None,
             "not_ready": self.not_ready,
             "over_budget": self.over_budget,
-            "latency_ms": _latency_json(self.latencies_ms),
+            "latency_ms": self.latency_json(),
             "cases": [case.to_json() for case in self.cases],
         }
 
 
 @dataclass(frozen=True)
-class SmokeReport:
+class SmokeReport(Latencies):
     """A whole smoke run against one endpoint. `server_error` is set when the server itself never answered."""
 
     endpoint: str
@@ -187,6 +184,6 @@ class SmokeReport:
                 "passed": sum(case.passed for case in cases),
                 "failed": sum(not case.passed for case in cases),
             },
-            "latency_ms": _latency_json(self.latencies_ms),
+            "latency_ms": self.latency_json(),
             "models": [model.to_json() for model in self.models],
         }

@@ -44,6 +44,9 @@ MAX_DELAY_S = 2.0
 WAITING_STATES = frozenset({"LOADING", "UNLOADING", "READY"})
 """Repository-index states from which a model not ready yet may still become ready; any other state is final."""
 
+NO_ANSWER = (InferenceServerException, OSError, HTTPException)
+"""What tritonclient raises when a call gets no usable answer; `_transport_error` turns each into a TransportError."""
+
 Result = TypeVar("Result")
 
 
@@ -197,7 +200,7 @@ class TritonTransport:
         """Run `action` with this thread's client; every failure to get an answer becomes a TransportError."""
         try:
             return action(self._client())
-        except (InferenceServerException, OSError, HTTPException) as exc:
+        except NO_ANSWER as exc:
             raise _transport_error(exc) from None
 
 
@@ -221,14 +224,9 @@ class TritonRequest:
         """Run the inference once; return the requested outputs present in the answer. Raises TransportError."""
         try:
             result = self.transport._client().infer(self.model, self.inputs, outputs=self.requested, **self.options)
-        except (InferenceServerException, OSError, HTTPException) as exc:
+        except NO_ANSWER as exc:
             raise _transport_error(exc) from None
-        answer = {}
-        for name in self.outputs:
-            array = result.as_numpy(name)
-            if array is not None:
-                answer[name] = array
-        return answer
+        return {name: array for name in self.outputs if (array := result.as_numpy(name)) is not None}
 
 
 def _transport_error(exc: InferenceServerException | OSError | HTTPException) -> TransportError:

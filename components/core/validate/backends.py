@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from tritonclient.grpc import model_config_pb2 as mc
 
-from components.core.spec import DEFAULT_MODEL_FILENAMES, PLATFORM_BACKENDS
-
 ENSEMBLE = "ensemble"
 
 SHIPPED_BACKENDS = frozenset({
@@ -20,20 +18,6 @@ CHECKED_BACKENDS = frozenset({"onnxruntime", "pytorch", "tensorflow", "tensorrt"
 
 def is_ensemble(config: mc.ModelConfig) -> bool:
     return config.platform == ENSEMBLE
-
-
-def effective_backend(config: mc.ModelConfig) -> str:
-    """The backend Triton runs the model with: `backend`, or the one implied by `platform` ('' if none)."""
-    return config.backend or PLATFORM_BACKENDS.get(config.platform, "")
-
-
-def model_filename(config: mc.ModelConfig) -> str | None:
-    """The file or folder Triton loads from a version folder, or None when the backend decides it alone."""
-    if config.default_model_filename:
-        return config.default_model_filename
-    if config.platform in ("tensorflow_savedmodel", "tensorflow_graphdef"):
-        return DEFAULT_MODEL_FILENAMES[config.platform]
-    return DEFAULT_MODEL_FILENAMES.get(effective_backend(config))
 
 
 def batching(config: mc.ModelConfig) -> bool:

@@ -45,14 +45,11 @@ def check_ensemble_steps(config: mc.ModelConfig, models: Mapping[str, ModelPlan]
     if not is_ensemble(config):
         return
     tensors: dict[str, _Tensor] = {}
-    for tensor in config.input:
-        dims = tensor.reshape.shape if tensor.HasField("reshape") else tensor.dims
-        tensors.setdefault(tensor.name, _Tensor(f"ensemble input {tensor.name!r}", tensor.data_type, tuple(dims),
-                                                batching(config)))
-    for tensor in config.output:
-        dims = tensor.reshape.shape if tensor.HasField("reshape") else tensor.dims
-        tensors.setdefault(tensor.name, _Tensor(f"ensemble output {tensor.name!r}", tensor.data_type, tuple(dims),
-                                                batching(config)))
+    for kind, listed in (("input", config.input), ("output", config.output)):
+        for tensor in listed:
+            dims = tensor.reshape.shape if tensor.HasField("reshape") else tensor.dims
+            tensors.setdefault(tensor.name, _Tensor(f"ensemble {kind} {tensor.name!r}", tensor.data_type, tuple(dims),
+                                                    batching(config)))
     optional_inputs = {t.name for t in config.input if t.optional}
     for index, step in enumerate(config.ensemble_scheduling.step):
         model = models.get(step.model_name)

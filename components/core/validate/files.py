@@ -10,8 +10,8 @@ import re
 from tritonclient.grpc import model_config_pb2 as mc
 
 from components.core.plan import FileSource, ModelPlan, is_version_folder
-from components.core.render import EXECUTION_ENV_PARAMETER
-from components.core.validate.backends import effective_backend, is_ensemble, model_filename
+from components.core.render import EXECUTION_ENV_PARAMETER, effective_backend, model_filename
+from components.core.validate.backends import is_ensemble
 from components.core.validate.report import Findings
 from components.core.validate.tensors import element_count
 from components.core.validate.warmup import WARMUP_FOLDER

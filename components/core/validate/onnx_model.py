@@ -16,7 +16,7 @@ from onnx import TensorProto
 from tritonclient.grpc import model_config_pb2 as mc
 
 from components.core.plan import FileSource, ModelPlan
-from components.core.validate.backends import effective_backend, model_filename
+from components.core.render import effective_backend, model_filename
 from components.core.validate.files import has_path, versions_to_load
 from components.core.validate.report import Findings, shape_text, type_name
 from components.core.validate.tensors import WILDCARD

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 from tritonclient.grpc import model_config_pb2 as mc
 
-from components.core.validate.backends import effective_backend, is_ensemble
+from components.core.render import effective_backend
+from components.core.validate.backends import is_ensemble
 from components.core.validate.report import Findings, type_name
 from components.core.validate.tensors import TENSORRT_PLATFORM
 

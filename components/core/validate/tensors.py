@@ -73,11 +73,7 @@ def _check_shape(kind: str, where: str, tensor: mc.ModelInput | mc.ModelOutput, 
                     "dimension (for a scalar: dims [ 1 ], with reshape: { shape: [ ] } when max_batch_size > 0)",
                     "config.dims")
         return
-    if any(d < 1 and d != WILDCARD for d in dims):
-        found.error(f"{where}.dims", f"dims {shape_text(dims)} of {kind} {tensor.name!r}: every dimension must be "
-                    "1 or more, or -1 for a variable size", "config.dims")
-        return
-    if not tensor.HasField("reshape"):
+    if _bad_sizes("dims", dims, kind, where, tensor, found) or not tensor.HasField("reshape"):
         return
     shape = list(tensor.reshape.shape)
     if not shape and max_batch_size == 0:
@@ -85,14 +81,22 @@ def _check_shape(kind: str, where: str, tensor: mc.ModelInput | mc.ModelOutput, 
                     "(max_batch_size 0); scalars are not supported, so give the shape the model sees",
                     "config.reshape")
         return
-    if any(d < 1 and d != WILDCARD for d in shape):
-        found.error(f"{where}.reshape", f"reshape {shape_text(shape)} of {kind} {tensor.name!r}: every dimension "
-                    "must be 1 or more, or -1 for a variable size", "config.reshape")
+    if _bad_sizes("reshape", shape, kind, where, tensor, found):
         return
     problem = _reshape_mismatch(dims, shape)
     if problem:
         found.error(f"{where}.reshape", f"{kind} {tensor.name!r}: dims {shape_text(dims)} and reshape "
                     f"{shape_text(shape)} {problem}", "config.reshape")
+
+
+def _bad_sizes(field_name: str, sizes: list[int], kind: str, where: str, tensor: mc.ModelInput | mc.ModelOutput,
+               found: Findings) -> bool:
+    """Report and return True when a size in `sizes` (the tensor's dims or reshape) is neither 1 or more nor -1."""
+    if all(d >= 1 or d == WILDCARD for d in sizes):
+        return False
+    found.error(f"{where}.{field_name}", f"{field_name} {shape_text(sizes)} of {kind} {tensor.name!r}: every dimension "
+                "must be 1 or more, or -1 for a variable size", f"config.{field_name}")
+    return True
 
 
 def _reshape_mismatch(dims: list[int], shape: list[int]) -> str | None:
