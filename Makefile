@@ -1,11 +1,11 @@
-# triton-groups: `make test` checks everything; `make up` deploys the local stack with Pulumi;
-# `make demo` serves the example group locally without Pulumi.
+# triton-groups: `make test` checks everything; `make up` deploys the local stack with the real Pulumi CLI and
+# `make down` destroys it; `make pulumi` provides that CLI; `make demo` serves the example group without Pulumi.
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv test lint up demo stop bench clean
+.PHONY: venv test lint pulumi up down demo stop bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -17,11 +17,18 @@ venv: $(STAMP)
 lint: venv
 	$(VENV)/bin/ruff check components infra tests bench examples
 
-test: lint
+# The tests run the local stack through the real Pulumi CLI: `make pulumi` provides it (built once per machine).
+test: lint pulumi
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
+pulumi:
+	@bash tools/pulumi/install.sh
+
 up: venv
-	@bash scripts/pulumi-up.sh
+	@bash scripts/local-stack.sh up
+
+down: venv
+	@bash scripts/local-stack.sh down
 
 demo: venv
 	$(VENV)/bin/triton-groups demo examples/vision/group.yaml

@@ -1,6 +1,6 @@
 """The OCI stack program (infra/__main__.py with target oci) run under Pulumi mocks, for the OCI tests.
 
-`OciStackHarness` is the shared `PulumiProgramHarness` (which runs the dynamic providers for real: the
+`OciStackHarness` is the shared `MockEngine` (which runs the dynamic providers for real: the
 model repository's zips are built; it records each registration's resource options, replaces a custom
 resource whose replaceOnChanges property changed, and answers the stack's StackReference to itself),
 given through its public hooks what an OCI account would add:
@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pulumi_program_harness as base
+import mock_engine as base
 import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from pulumi_program_harness import PulumiProgramHarness
+from mock_engine import MockEngine
 
 from components.providers.smoke_test import InferenceSmokeTestProvider
 
@@ -65,7 +65,7 @@ def oci_invoke(token: str, _args: dict[str, Any]) -> dict[str, Any]:
     return {"namespace": NAMESPACE} if token == GET_NAMESPACE else {}
 
 
-class OciStackHarness(PulumiProgramHarness):
+class OciStackHarness(MockEngine):
     """The shared harness with OCI's computed outputs and lookups, the smoke test recorded but not run, and
     every run in `project` (the folder the program and its providers run in). `program` defaults to the
     project's infra/__main__.py."""

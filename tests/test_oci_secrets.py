@@ -16,9 +16,9 @@ from typing import Any
 
 import dill
 import pytest
+from mock_engine import DYNAMIC_TYPE_PREFIX, PROVIDER_KEY
 from oci_stack_harness import DOCKER_IMAGE, OciCredentials, OciStackHarness, oci_project, stack_config
 from pulumi.runtime import rpc
-from pulumi_program_harness import DYNAMIC_TYPE_PREFIX, PROVIDER_KEY
 
 from components.providers.smoke_test import TRANSPORTS
 

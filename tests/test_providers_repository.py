@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pulumi
 import pytest
-from pulumi_program_harness import PulumiProgramHarness
+from mock_engine import MockEngine
 
 from components.core.changes import model_changes
 from components.providers.diffing import CONTENT_OUTPUT, log_model_changes, previous_outputs
@@ -120,7 +120,7 @@ def test_a_program_rebuilds_only_when_content_changes_and_previews_the_change(gr
         pulumi.export("sha256", repository.repository_sha256)
         pulumi.export(CONTENT_OUTPUT, repository.content)
 
-    stack = PulumiProgramHarness(program)
+    stack = MockEngine(program)
     first = stack.up()
     assert first.created == ["vision"] and len(first.outputs["sha256"]) == 64
     assert first.messages() == []

@@ -53,3 +53,20 @@ def atomic_dir(target: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def remove_empty_folders(folder: Path, stop_at: Path | None = None) -> None:
+    """Remove `folder` if empty, then each parent that becomes empty, up to (not including) `stop_at`.
+
+    Without `stop_at`, stops below the nearest folder holding Pulumi.yaml or .git (the project), or at `/`.
+    """
+    folder = folder.absolute()
+    for current in (folder, *folder.parents):
+        if current == stop_at or current == current.parent:
+            return
+        if stop_at is None and ((current / "Pulumi.yaml").exists() or (current / ".git").exists()):
+            return
+        try:
+            current.rmdir()
+        except OSError:
+            return

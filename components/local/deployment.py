@@ -42,6 +42,9 @@ class LocalTritonDeployment(pulumi.ComponentResource):
     artifacts: pulumi.Output[list[dict[str, Any]]]
     smoke_summary: pulumi.Output[str]
     smoke_report: pulumi.Output[dict[str, Any]]
+    smoke_passed: pulumi.Output[dict[str, str]]
+    """What the smoke test last passed on: {repository_sha256, cases_sha256, passed_at}. A failed test leaves
+    the previous record, so this never names a repository whose cases failed."""
 
     def __init__(
         self, name: str, args: LocalTritonDeploymentArgs, opts: pulumi.ResourceOptions | None = None
@@ -82,6 +85,11 @@ class LocalTritonDeployment(pulumi.ComponentResource):
         self.artifacts = self.repository.artifacts
         self.smoke_summary = self.smoke_test.summary
         self.smoke_report = self.smoke_test.report
+        self.smoke_passed = pulumi.Output.all(
+            repository_sha256=self.smoke_test.repository_sha256,
+            cases_sha256=self.smoke_test.cases_sha256,
+            passed_at=self.smoke_test.passed_at,
+        )
         self.register_outputs({
             "endpoint": self.endpoint,
             "endpoints": self.endpoints,
@@ -89,4 +97,5 @@ class LocalTritonDeployment(pulumi.ComponentResource):
             "artifacts": self.artifacts,
             "smoke_summary": self.smoke_summary,
             "smoke_report": self.smoke_report,
+            "smoke_passed": self.smoke_passed,
         })

@@ -72,5 +72,6 @@ def deploy_local(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
         "artifacts": deployment.artifacts,
         "smoke_summary": deployment.smoke_summary,
         "smoke_report": deployment.smoke_report,
+        "smoke_passed": deployment.smoke_passed,
         CONTENT_OUTPUT: content,
     }

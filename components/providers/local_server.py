@@ -21,10 +21,11 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
 from components.core.plan import load_plan
-from components.core.runtime import LocalServer, ServerRecord, is_serving, stop, sync
+from components.core.runtime import LocalServer, ServerRecord, is_serving, remove_state, stop, sync
 from components.core.runtime.state import is_recorded_process
 from components.providers.diffing import changed_keys
 from components.providers.paths import portable_path, resolve_path
+from components.providers.problems import DeploymentError
 
 SERVING_GRACE_S = 10.0
 POLL_S = 0.2
@@ -107,7 +108,7 @@ class LocalTritonServerProvider(ResourceProvider):
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         record = live_record(olds)
         if record is None:
-            raise RuntimeError(f"the local server (pid {olds.get('pid')}) stopped serving during the deployment; "
+            raise DeploymentError(f"the local server (pid {olds.get('pid')}) stopped serving during the deployment; "
                                "run the deployment again to start a new one")
         result = sync(record, load_plan(resolve_path(news["spec_path"])))
         changes = {"loaded": list(result.loaded), "reloaded": list(result.reloaded), "unloaded": list(result.unloaded)}
@@ -119,9 +120,14 @@ class LocalTritonServerProvider(ResourceProvider):
         return ReadResult(id_, props)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        record = ServerRecord.find(resolve_path(props["state_dir"]))
-        if record is not None and record.pid == int(props.get("pid", -1)):
+        """Stop the recorded server, then remove its files from the state folder (and the folder, once empty)."""
+        state_dir = resolve_path(props["state_dir"])
+        record = ServerRecord.find(state_dir)
+        if record is not None and record.pid != int(props.get("pid", -1)):
+            return  # the folder now records another server: it is not this resource's to stop
+        if record is not None:
             stop(record)
+        remove_state(state_dir)
 
 
 @dataclass(frozen=True)

@@ -33,19 +33,21 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from components._internal.atomic import remove_empty_folders
 from components.core.changes import Content, model_changes
 from components.core.hashcache import HashCache
 from components.core.package import CACHE_NAME, LAYOUTS, BuildResult, ManifestEntry, build_artifacts, plan_manifest
 from components.core.plan import load_plan
 from components.core.problems import Problem, UserError
 from components.providers.diffing import changed_keys, is_unknown
-from components.providers.paths import portable_path, resolve_path
+from components.providers.paths import portable_path, project_root, resolve_path
+from components.providers.problems import DeploymentError
 
 REBUILD_KEYS = ("content", "layout", "out_dir")
 """The inputs whose change rebuilds the artifacts."""
 
 
-class ArtifactMismatch(Exception):
+class ArtifactMismatch(DeploymentError):
     """A rebuilt artifact does not have the sha256 recorded in the state: the model files changed since."""
 
 
@@ -134,10 +136,14 @@ class TritonModelRepositoryProvider(ResourceProvider):
         return ReadResult(id_, props)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
+        """Delete the recorded artifacts, their manifests and the hash cache, then the folders left empty."""
+        out_dir = resolve_path(props["out_dir"])
         for artifact in props.get("artifacts", []):
             zip_path = resolve_path(artifact["path"])
             zip_path.unlink(missing_ok=True)
             zip_path.with_name(f"{artifact['name']}.manifest.json").unlink(missing_ok=True)
+        (out_dir / CACHE_NAME).unlink(missing_ok=True)
+        remove_empty_folders(out_dir, stop_at=project_root())
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ adds its own factory there (OCI adds `oci`); the checks and the report do not ch
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import uuid
 from collections.abc import Callable, Mapping
@@ -36,6 +37,7 @@ from components.core.smoke.triton_transport import TritonTransport
 from components.core.spec import GroupSpec, load_spec
 from components.providers.diffing import changed_keys, is_unknown
 from components.providers.paths import portable_path, resolve_path
+from components.providers.problems import DeploymentError
 
 TransportFactory = Callable[[str, Mapping[str, str]], Transport]
 """Makes a transport from an endpoint and the resource's non-secret `transport_options`."""
@@ -62,7 +64,7 @@ RERUN_KEYS = ("endpoint", "transport", "transport_options", "repository_sha256",
 """The inputs whose change runs the smoke test again."""
 
 
-class SmokeTestFailed(Exception):
+class SmokeTestFailed(DeploymentError):
     """The smoke test did not pass; the message is the report's summary (what failed, per model and case)."""
 
 
@@ -90,7 +92,8 @@ def run_smoke_test(props: Mapping[str, Any]) -> dict[str, Any]:
         transport.close()
     if not report.passed:
         raise SmokeTestFailed(report.summary())
-    return {**props, "passed": True, "summary": report.summary(), "report": report.to_json()}
+    passed_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    return {**props, "passed": True, "passed_at": passed_at, "summary": report.summary(), "report": report.to_json()}
 
 
 class InferenceSmokeTestProvider(ResourceProvider):
@@ -136,6 +139,11 @@ class InferenceSmokeTest(Resource, module="triton", name="InferenceSmokeTest"):
     """The smoke report of a served group: outputs `passed`, `summary` and `report` (counts, p50/p99 latency)."""
 
     passed: pulumi.Output[bool]
+    repository_sha256: pulumi.Output[str]
+    """The repository the cases passed on (recorded only when they pass)."""
+    cases_sha256: pulumi.Output[str]
+    passed_at: pulumi.Output[str]
+    """When the cases last passed (UTC, ISO 8601): a failed run leaves the last passing record in place."""
     summary: pulumi.Output[str]
     report: pulumi.Output[dict[str, Any]]
 
@@ -152,6 +160,7 @@ class InferenceSmokeTest(Resource, module="triton", name="InferenceSmokeTest"):
             "repository_sha256": args.repository_sha256,
             "deployment_id": args.deployment_id,
             "passed": None,
+            "passed_at": None,
             "summary": None,
             "report": None,
         }

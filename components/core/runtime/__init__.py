@@ -8,6 +8,7 @@ from components.core.runtime.server import (
     free_port,
     group_name,
     is_serving,
+    remove_state,
     stop,
     sync,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "group_name",
     "is_serving",
     "recorded_state_dirs",
+    "remove_state",
     "shim_plan",
     "stop",
     "sync",

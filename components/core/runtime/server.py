@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from components._internal.atomic import remove_empty_folders
 from components.core.plan import RepositoryPlan, materialize, plan_from_folder
 from components.core.problems import Problem, UserError
 from components.core.runtime import triton_api
@@ -48,7 +49,7 @@ from components.core.runtime.local_repository import (
     restore_model,
     stage_model,
 )
-from components.core.runtime.lock import LOCK_TIMEOUT_S, state_lock
+from components.core.runtime.lock import LOCK_NAME, LOCK_TIMEOUT_S, state_lock
 from components.core.runtime.shim import shim_plan
 from components.core.runtime.state import (
     ServerRecord,
@@ -69,6 +70,7 @@ SHM_PREFIX = "triton_groups_"
 PORT_ATTEMPTS = 4
 POLL_S = 0.05
 LOG_TAIL_LINES = 15
+SERVER_LOG = "server.log"
 MANAGED_FLAGS = frozenset({
     "--model-repository", "--model-store", "--backend-directory", "--cache-directory", "--model-control-mode",
     "--load-model", "--http-port", "--grpc-port", "--metrics-port", "--http-address", "--grpc-address",
@@ -289,6 +291,24 @@ def _stop_locked(record: ServerRecord, grace_s: float = STOP_GRACE_S) -> bool:
     return stopped
 
 
+def remove_state(state_dir: Path) -> None:
+    """Delete what a state folder holds for its servers once they are stopped for good (a destroy).
+
+    The log, the lock file and an empty folder go; files the folder holds for others (an artifacts
+    folder) are left. A folder that still records a running server is left whole (UserError).
+    """
+    with state_lock(state_dir, "remove"):
+        record = ServerRecord.find(state_dir)
+        if record is not None and is_recorded_process(record):
+            raise UserError(Problem(str(state_dir), "", f"still records the running server pid {record.pid}; stop "
+                                    "it first (`triton-groups stop --state-dir ...`)", "runtime.still_running"))
+        if record is not None:
+            record.forget()
+        for name in (SERVER_LOG, LOCK_NAME):
+            (state_dir / name).unlink(missing_ok=True)
+    remove_empty_folders(state_dir)
+
+
 def _replaced(record: ServerRecord) -> bool:
     """True when `record`'s state folder now records another server (an unreadable record counts as not)."""
     try:
@@ -381,7 +401,7 @@ def _launch_locked(plan: RepositoryPlan, state_dir: Path, wanted: Ports, *, deta
     install = prepare_install()
     env = server_environment()
     models = sorted(shim.plan.models)
-    log_file = state_dir / "server.log"
+    log_file = state_dir / SERVER_LOG
     shm_prefix = f"{SHM_PREFIX}{secrets.token_hex(4)}_"
     for attempt in range(1, PORT_ATTEMPTS + 1):
         ports = choose_ports(wanted.http or None, wanted.grpc or None, wanted.metrics or None)

@@ -1,7 +1,9 @@
-"""A test harness that runs a Pulumi program without the Pulumi CLI, executing its dynamic providers for real.
+"""A mock Pulumi engine: runs a Pulumi program under `pulumi.runtime.set_mocks`, its dynamic providers for real.
 
-Real deployments go through the Pulumi CLI (`make up`). The CLI cannot run on CI machines, so tests run the
-program under `pulumi.runtime.set_mocks` with mocks that play the engine's part:
+It stands in for the real engine only where the real one cannot run here: the OCI stacks, whose provider plugin
+(pulumi-oci's) cannot be downloaded on these machines. The local stack runs under the real engine instead
+(tests/pulumi_engine.py, the CLI from `make pulumi`); where the two disagree, the real engine is right and this
+mock is mended. The mocks play the engine's part like this:
 
 - a dynamic resource's first run calls the provider's `check` then `create`; a later run of the same URN
   calls `diff` against the previous run's recorded outputs, then `update`, a replacement
@@ -130,7 +132,7 @@ class RunResult:
         return [message for logged_level, message in self.logs if logged_level == level]
 
 
-class HarnessRunError(Exception):
+class MockEngineRunError(Exception):
     """The program or a provider failed; `result` holds what the run did before failing."""
 
     def __init__(self, result: RunResult) -> None:
@@ -197,7 +199,7 @@ class _RecordingMonitor(mocks.MockMonitor):
 class _EngineMocks(mocks.Mocks):
     """Plays the engine for one run: steps each registered resource against the harness's state."""
 
-    def __init__(self, harness: PulumiProgramHarness, result: RunResult) -> None:
+    def __init__(self, harness: MockEngine, result: RunResult) -> None:
         self.harness = harness
         self.result = result
         self.registered: set[str] = set()
@@ -219,7 +221,7 @@ class _EngineMocks(mocks.Mocks):
         return self.harness._step_other(urn, args, self.result)
 
 
-class PulumiProgramHarness:
+class MockEngine:
     """Runs one stack of a Pulumi program under mocks again and again, keeping its state between runs.
 
     `config` holds stack config as `pulumi config` would (`{"triton-groups:target": "local"}`); a run may
@@ -232,7 +234,7 @@ class PulumiProgramHarness:
       lacks): their resources are stepped like other custom resources, their registrations recorded.
     After each run, `registrations` holds its registrations by resource name, `calls` its invokes
     (token, args), and `last_outputs` the stack outputs of the last successful update.
-    Runs raise `HarnessRunError` when the program or a provider fails, unless `check=False`.
+    Runs raise `MockEngineRunError` when the program or a provider fails, unless `check=False`.
     """
 
     def __init__(
@@ -324,7 +326,7 @@ class PulumiProgramHarness:
         if result.error is None and not preview:
             self.last_outputs = dict(result.outputs)
         if result.error is not None and check:
-            raise HarnessRunError(result) from result.error
+            raise MockEngineRunError(result) from result.error
         return result
 
     def _run_in_context(self, config: dict[str, str], preview: bool, result: RunResult) -> None:
