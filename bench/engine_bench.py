@@ -6,6 +6,8 @@ one run, on copies of the project (tests/pulumi_engine.py), with the CLI from `m
 - CLI acquisition: `tools/pulumi/install.sh` when the CLI is installed (a clone's later runs), and with an empty
   cache of its own (`TRITON_GROUPS_CACHE`), i.e. a fresh clone on a machine whose Go caches are warm. `--cold`
   also measures a build with empty Go module and build caches (GOMODCACHE, GOCACHE): a fresh machine (minutes).
+- with `--fresh-clone`: `git clone` of this checkout, then `make up` (venv, CLI, first up), `make up` again (no
+  change) and `make down`, each timed: what a newcomer runs;
 - the example group's first `pulumi up` (build, start a tritonserver, smoke test) and a no-change `pulumi up`;
 - a no-change `pulumi preview` of the local stack against a no-change preview of an empty Pulumi Python
   program (`import pulumi`, nothing else) in the same run: the project's cost inside the engine (goal <= 2x);
@@ -83,6 +85,21 @@ def acquisition(cold: bool) -> dict[str, float]:
     return times
 
 
+def fresh_clone() -> dict[str, float]:
+    """Seconds for `make up`, a second `make up` and `make down` in a fresh clone of this checkout's HEAD."""
+    with tempfile.TemporaryDirectory() as scratch:
+        clone = Path(scratch) / "clone"
+        subprocess.run(["git", "clone", "--quiet", str(PROJECT), str(clone)], check=True)
+
+        def make(target: str) -> None:
+            subprocess.run(["make", "-C", str(clone), target], check=True, capture_output=True)
+
+        times = {"fresh clone: `make up` (venv, CLI, first up)": timed(lambda: make("up")),
+                 "fresh clone: `make up` again (no change)": timed(lambda: make("up")),
+                 "fresh clone: `make down`": timed(lambda: make("down"))}
+    return times
+
+
 def empty_program(root: Path) -> EngineProject:
     """An EngineProject whose program is `import pulumi` and nothing else, on the same runtime settings."""
     project = EngineProject(root)
@@ -137,7 +154,7 @@ def report(acquired: dict[str, float], example: dict[str, float], groups: dict[i
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     version = subprocess.run([str(pulumi_bin() / "pulumi"), "version"], capture_output=True, text=True).stdout.strip()
     lines = [f"### {now}", "", f"{machine_line()}; Pulumi CLI {version}; medians of {repeats} runs.", "",
-             "| `make pulumi` | seconds |", "|---|---:|"]
+             "| `make pulumi`, `make up` | seconds |", "|---|---:|"]
     lines += [f"| {name} | {seconds:.2f} |" for name, seconds in acquired.items()]
     ratio = example["no-change preview (local stack)"] / example["no-change preview (empty program)"]
     lines += ["", "| the example group (local stack) | seconds |", "|---|---:|"]
@@ -164,10 +181,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cold", action="store_true", help="also build the CLI with empty Go caches (minutes)")
+    parser.add_argument("--fresh-clone", action="store_true", help="also time `make up` in a fresh clone (minutes)")
     parser.add_argument("--no-record", action="store_true")
     options = parser.parse_args()
     pulumi_bin()
     acquired = acquisition(options.cold)
+    if options.fresh_clone:
+        acquired.update(fresh_clone())
     with tempfile.TemporaryDirectory() as scratch:
         example = example_runs(Path(scratch), options.repeats)
         groups = group_previews(Path(scratch), options.repeats)

@@ -150,7 +150,35 @@ def _smoke(args: argparse.Namespace) -> int:
     finally:
         transport.close()
     print(json.dumps(report.to_json(), indent=2) if args.json else report.summary())
+    if args.junit:
+        _write_junit(report.to_json(), args.junit)
     return 0 if report.passed else 1
+
+
+def _write_junit(report: dict, target: str) -> None:
+    from components._internal.atomic import write_bytes_atomic
+    from components.core.smoke.junit import junit_xml
+
+    write_bytes_atomic(Path(target), junit_xml(report).encode())
+
+
+def _junit(args: argparse.Namespace) -> int:
+    """A smoke report's JSON (from `smoke --json` or `pulumi stack output smoke_report --json`) as JUnit XML."""
+    source = "standard input" if args.report == "-" else args.report
+    text = sys.stdin.read() if args.report == "-" else Path(args.report).read_text(encoding="utf-8")
+    try:
+        report = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(Problem(source, "", f"is not JSON ({exc.msg} at line {exc.lineno}); give the output of "
+                                "`triton-groups smoke --json` or `pulumi stack output smoke_report --json`",
+                                "junit.not_json")) from None
+    if not isinstance(report, dict) or "models" not in report or "passed" not in report:
+        raise UserError(Problem(source, "", "is not a smoke report (no `passed` and `models`); give the output of "
+                                "`triton-groups smoke --json` or `pulumi stack output smoke_report --json`",
+                                "junit.not_report"))
+    _write_junit(report, args.out)
+    print(f"{args.out}: {len(report['models'])} model(s), {'passed' if report['passed'] else 'FAILED'}")
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -268,7 +296,13 @@ def build_parser() -> argparse.ArgumentParser:
     smoke.add_argument("--repeats", type=_count, metavar="N", help="requests per case (default: spec smoke.repeats)")
     smoke.add_argument("--timeout", type=_seconds, metavar="SECONDS",
                        help="how long to wait for the server and models (default: spec smoke.timeout_s)")
+    smoke.add_argument("--junit", metavar="FILE", help="also write the report as JUnit XML to FILE (for CI)")
     smoke.set_defaults(handler=_smoke)
+
+    junit = commands.add_parser("junit", help="turn a smoke report's JSON (e.g. a stack's smoke_report) into JUnit XML")
+    junit.add_argument("report", metavar="REPORT_JSON", help="a file, or - for standard input")
+    junit.add_argument("--out", required=True, metavar="FILE", help="where to write the JUnit XML")
+    junit.set_defaults(handler=_junit)
 
     serve = commands.add_parser("serve", help="serve a spec or a repository on a local tritonserver")
     serve.add_argument("source", metavar="SPEC_OR_REPO")

@@ -133,6 +133,8 @@ class SmokeReport(Latencies):
     latency_budget_ms: float | None = None
     wall_time_s: float = 0.0
     server_error: str | None = None
+    group: str = ""
+    """The group's name (the spec's `name`), for reports read away from the spec (JUnit XML, CI summaries)."""
 
     @property
     def cases(self) -> tuple[CaseResult, ...]:
@@ -172,6 +174,7 @@ class SmokeReport(Latencies):
         cases = self.cases
         return {
             "passed": self.passed,
+            "group": self.group,
             "endpoint": self.endpoint,
             "server_error": self.server_error,
             "repeats": self.repeats,

@@ -61,7 +61,8 @@ def run_smoke(
     cases = _prepare(spec, models, models_label)
 
     def report(results: tuple[ModelResult, ...] = (), server_error: str | None = None) -> SmokeReport:
-        return SmokeReport(transport.endpoint, results, repeats, budget, time.perf_counter() - started, server_error)
+        return SmokeReport(transport.endpoint, results, repeats, budget, time.perf_counter() - started, server_error,
+                           group=spec.name)
 
     if not cases:
         return report()
