@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from components.core.problems import Problem, UserError, errors
+from components.stacks.release_commands import add_release_parser
 
 if TYPE_CHECKING:
     from components.core.plan import RepositoryPlan
@@ -303,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     junit.add_argument("report", metavar="REPORT_JSON", help="a file, or - for standard input")
     junit.add_argument("--out", required=True, metavar="FILE", help="where to write the JUnit XML")
     junit.set_defaults(handler=_junit)
+
+    add_release_parser(commands)
 
     serve = commands.add_parser("serve", help="serve a spec or a repository on a local tritonserver")
     serve.add_argument("source", metavar="SPEC_OR_REPO")

@@ -5,9 +5,21 @@ components.local) or `oci` (OCI Data Science, components.oci); each target reads
 The target's function returns the stack outputs: at least `endpoint` and `smoke_summary`.
 """
 
+import signal
+import sys
+
 import pulumi
 
 TARGETS = ("local", "oci")
+
+
+def _stop_quietly(_signum: int, _frame: object) -> None:
+    """The engine interrupts the program when the deployment stops (an error elsewhere, Ctrl-C): the engine has
+    said why, so the program ends without adding a KeyboardInterrupt traceback of its own."""
+    sys.exit(1)
+
+
+signal.signal(signal.SIGINT, _stop_quietly)
 
 config = pulumi.Config()
 target = config.get("target")

@@ -99,11 +99,6 @@ class EngineProject:
         (root / ".venv").symlink_to(PROJECT / ".venv")
         (root / "infra" / ".venv").symlink_to("../.venv")
         (root / "stacks").mkdir()
-        settings = {"triton-groups:target": "local", "triton-groups:spec": "examples/vision/group.yaml",
-                    **(config or {})}
-        (root / "stacks" / f"Pulumi.{stack}.yaml").write_text(
-            "config:\n" + "".join(f"  {key}: {json.dumps(value)}\n" for key, value in settings.items())
-        )
         (root / ".pulumi-state").mkdir()
         self.env = {
             **os.environ,
@@ -115,7 +110,16 @@ class EngineProject:
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         }
-        self.run("stack", "init")
+        self.add_stack(stack, config)
+
+    def add_stack(self, stack: str, config: Mapping[str, str] | None = None) -> None:
+        """Write stacks/Pulumi.STACK.yaml (the local target and the example group, plus `config`) and init it."""
+        settings = {"triton-groups:target": "local", "triton-groups:spec": "examples/vision/group.yaml",
+                    **(config or {})}
+        (self.root / "stacks" / f"Pulumi.{stack}.yaml").write_text(
+            "config:\n" + "".join(f"  {key}: {json.dumps(value)}\n" for key, value in settings.items())
+        )
+        self.run("stack", "init", stack=stack)
 
     @property
     def group(self) -> Path:
@@ -125,9 +129,10 @@ class EngineProject:
     def state_dir(self) -> Path:
         return self.root / ".triton-groups" / "local" / self.stack
 
-    def run(self, *args: str, check: bool = True, timeout: float = ENGINE_TIMEOUT_S) -> Update:
+    def run(self, *args: str, check: bool = True, timeout: float = ENGINE_TIMEOUT_S, stack: str | None = None
+            ) -> Update:
         """`pulumi ARGS --stack STACK` in the project; with `--json` among ARGS, the events are parsed."""
-        command = ["pulumi", *args, "--stack", self.stack, "--color", "never", "--non-interactive"]
+        command = ["pulumi", *args, "--stack", stack or self.stack, "--color", "never", "--non-interactive"]
         result = subprocess.run(command, cwd=self.root, env=self.env, capture_output=True, text=True,
                                 timeout=timeout)
         update = Update(result.returncode, result.stdout, result.stderr, parse_events(result.stdout, args))
@@ -135,14 +140,19 @@ class EngineProject:
             raise AssertionError(f"`pulumi {' '.join(args)}` exited {result.returncode}:\n{update.output[-6000:]}")
         return update
 
-    def up(self, *args: str, check: bool = True) -> Update:
-        return self.run("up", "--yes", "--skip-preview", "--json", *args, check=check)
+    def up(self, *args: str, check: bool = True, stack: str | None = None) -> Update:
+        return self.run("up", "--yes", "--skip-preview", "--json", *args, check=check, stack=stack)
 
-    def preview(self, *args: str, check: bool = True) -> Update:
-        return self.run("preview", "--json", *args, check=check)
+    def preview(self, *args: str, check: bool = True, stack: str | None = None) -> Update:
+        return self.run("preview", "--json", *args, check=check, stack=stack)
 
-    def outputs(self) -> dict[str, Any]:
-        return json.loads(self.run("stack", "output", "--json").stdout)
+    def outputs(self, stack: str | None = None) -> dict[str, Any]:
+        return json.loads(self.run("stack", "output", "--json", stack=stack).stdout)
+
+    def triton_groups(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`triton-groups ARGS` in the project, with the same CLI, backend and passphrase as `run`."""
+        return subprocess.run([str(PROJECT / ".venv" / "bin" / "triton-groups"), *args], cwd=self.root, env=self.env,
+                              capture_output=True, text=True, timeout=ENGINE_TIMEOUT_S)
 
     def export(self) -> dict[str, Any]:
         return json.loads(self.run("stack", "export").stdout)

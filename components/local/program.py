@@ -10,17 +10,29 @@ this stack and logs one line per changed model ("model cnn_torch: 1/model.pt cha
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pulumi
 
-from components.core.plan import load_plan
+from components.core.hashcache import HashCache
+from components.core.package import CACHE_NAME, plan_manifest, repository_digest
+from components.core.plan import RepositoryPlan, load_plan
 from components.core.problems import UserError, errors
+from components.core.release import Built
 from components.core.validate import validate_plan
 from components.local.deployment import PROTOCOLS, LocalTritonDeployment, LocalTritonDeploymentArgs
 from components.providers.diffing import CONTENT_OUTPUT, log_model_changes, previous_outputs
-from components.providers.paths import portable_path, resolve_path
+from components.providers.paths import portable_path, project_root, resolve_path
 from components.providers.problems import run_error
+from components.providers.repository import content_of
+from components.stacks.promotion import (
+    PASSED_RELEASES_OUTPUT,
+    checked_on_source_stack,
+    gate_promotion,
+    passed_releases,
+    read_promotion,
+)
 
 NAMESPACE = "triton-groups"
 
@@ -58,14 +70,23 @@ def deploy_local(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
         pulumi.log.warn(str(warning))
     if errors(problems):
         raise run_error(errors(problems), f"the spec {spec_path} is not valid")
-    args = LocalTritonDeploymentArgs(spec_path, http_port=http_port, protocol=protocol,
-                                     state_dir=config.get("stateDir"))
+    state_dir = config.get("stateDir") or f".triton-groups/local/{pulumi.get_stack()}"
+    promotion = read_promotion(config, NAMESPACE, project_root())
+    spec_input: pulumi.Input[str] = spec_path
+    if promotion is not None:
+        gate_promotion(promotion, built_locally(plan, resolve_path(state_dir) / "artifacts"))
+        spec_input = checked_on_source_stack(promotion).apply(lambda _: spec_path)
+    args = LocalTritonDeploymentArgs(spec_input, http_port=http_port, protocol=protocol, state_dir=state_dir)
     deployment = LocalTritonDeployment(plan.spec.name, args)
     content = deployment.repository.content
-    pulumi.Output.all(previous_outputs(), content).apply(
-        lambda pair: log_model_changes(*pair, resource=deployment.repository)
-    )
+    previous = previous_outputs()
+    pulumi.Output.all(previous, content).apply(lambda pair: log_model_changes(*pair, resource=deployment.repository))
     return {
+        "group": plan.spec.name,
+        "release": promotion.release_file if promotion else None,
+        "repository_sha256": deployment.repository.repository_sha256,
+        PASSED_RELEASES_OUTPUT: pulumi.Output.all(previous, deployment.smoke_passed).apply(
+            lambda pair: passed_releases(*pair)),
         "endpoint": deployment.endpoint,
         "endpoints": deployment.endpoints,
         "pid": deployment.pid,
@@ -75,3 +96,13 @@ def deploy_local(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
         "smoke_passed": deployment.smoke_passed,
         CONTENT_OUTPUT: content,
     }
+
+
+def built_locally(plan: RepositoryPlan, out_dir: Path) -> Built:
+    """What the stack builds from `plan`: its content and repository sha256 (hashing what the cache lacks)."""
+    cache = HashCache(out_dir / CACHE_NAME)
+    manifests = plan_manifest(plan, cache)
+    cache.save()
+    assert plan.spec is not None
+    return Built(plan.spec.name, content_of(manifests), repository_digest(manifests))
+

@@ -106,7 +106,8 @@ def build_outputs(props: Mapping[str, Any]) -> dict[str, Any]:
         raise UserError(Problem(props["spec_path"], "", f"model files changed while deploying ({changed}); run "
                                 "the deployment again once nothing writes to them", "repository.changed"))
     artifacts = [
-        {"name": a.name, "path": portable_path(a.path), "sha256": a.sha256, "size": a.size, "models": list(a.models)}
+        {"name": a.name, "layout": props["layout"], "path": portable_path(a.path), "sha256": a.sha256, "size": a.size,
+         "models": list(a.models)}
         for a in result.artifacts
     ]
     return {**props, "artifacts": artifacts, "repository_sha256": result.repository_sha256, "manifest": manifest}
