@@ -179,7 +179,7 @@ def load_release(path: Path) -> Release:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        truncated = " (truncated?)" if exc.pos >= len(text.rstrip()) else ""
+        truncated = " (truncated?)" if text.lstrip().startswith("{") and not text.rstrip().endswith("}") else ""
         raise _release_problem(source, "", f"is not valid JSON{truncated}: {exc.msg} at line {exc.lineno}; create it "
                                "again with `triton-groups release create`") from None
     if not isinstance(document, dict) or document.get("format") != RELEASE_FORMAT:
