@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv test lint pulumi up down demo stop bench clean
+.PHONY: venv test lint pulumi policies up down demo stop bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -18,11 +18,20 @@ lint: venv
 	$(VENV)/bin/ruff check components infra tests bench examples
 
 # The tests run the local stack through the real Pulumi CLI: `make pulumi` provides it (built once per machine).
-test: lint pulumi
+test: lint pulumi policies
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
 pulumi:
 	@bash tools/pulumi/install.sh
+
+# The policy pack's own virtualenv: pulumi-policy pins a protobuf the project's venv cannot hold.
+POLICY_STAMP := policies/.venv/.installed-stamp
+$(POLICY_STAMP): policies/requirements.txt
+	@test -x policies/.venv/bin/python || $(PYTHON) -m venv policies/.venv || python3 -m venv policies/.venv
+	policies/.venv/bin/python -m pip install --quiet -r policies/requirements.txt
+	@touch $(POLICY_STAMP)
+
+policies: $(POLICY_STAMP)
 
 up: venv
 	@bash scripts/local-stack.sh up

@@ -8,6 +8,7 @@ failing case fails the deployment with the smoke summary.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,8 @@ class LocalTritonDeploymentArgs:
     spec_path: pulumi.Input[str]
     http_port: pulumi.Input[int] | None = None
     protocol: str = "http"
+    deployment_facts: Mapping[str, Any] | None = None
+    """Recorded on the smoke test for the policy pack (`components.core.facts.deployment_facts`)."""
     state_dir: pulumi.Input[str] | None = None
     """Default `.triton-groups/local/<stack>` in the project: the server's record, repository and log, and
     `artifacts/`. `triton-groups stop` (`make stop`) finds the server there too."""
@@ -77,6 +80,7 @@ class LocalTritonDeployment(pulumi.ComponentResource):
                 repository_sha256=self.repository.repository_sha256,
                 transport=args.protocol,
                 deployment_id=self.server.pid.apply(str),
+                deployment_facts=args.deployment_facts,
             ),
             pulumi.ResourceOptions(parent=self, depends_on=[self.server]),
         )

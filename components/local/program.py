@@ -15,6 +15,7 @@ from typing import Any
 
 import pulumi
 
+from components.core.facts import deployment_facts, local_gpu_count
 from components.core.hashcache import HashCache
 from components.core.package import CACHE_NAME, plan_manifest, repository_digest
 from components.core.plan import RepositoryPlan, load_plan
@@ -76,7 +77,9 @@ def deploy_local(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
     if promotion is not None:
         gate_promotion(promotion, built_locally(plan, resolve_path(state_dir) / "artifacts"))
         spec_input = checked_on_source_stack(promotion).apply(lambda _: spec_path)
-    args = LocalTritonDeploymentArgs(spec_input, http_port=http_port, protocol=protocol, state_dir=state_dir)
+    facts = deployment_facts(plan, "local", None, local_gpu_count())
+    args = LocalTritonDeploymentArgs(spec_input, http_port=http_port, protocol=protocol, state_dir=state_dir,
+                                     deployment_facts=facts)
     deployment = LocalTritonDeployment(plan.spec.name, args)
     content = deployment.repository.content
     previous = previous_outputs()

@@ -133,6 +133,9 @@ class InferenceSmokeTestArgs:
     """Identifies the serving process or deployment (a pid, an OCID): a new one runs the test again."""
     transport_options: pulumi.Input[Mapping[str, str]] = field(default_factory=dict)
     """Non-secret settings for the transport's factory (e.g. an OCI config profile name)."""
+    deployment_facts: pulumi.Input[Mapping[str, Any]] | None = None
+    """What the group promises (`components.core.facts.deployment_facts`), recorded for the policy pack; it
+    does not run the test again (the cases' digest does)."""
 
 
 class InferenceSmokeTest(Resource, module="triton", name="InferenceSmokeTest"):
@@ -159,6 +162,7 @@ class InferenceSmokeTest(Resource, module="triton", name="InferenceSmokeTest"):
             "transport_options": args.transport_options,
             "repository_sha256": args.repository_sha256,
             "deployment_id": args.deployment_id,
+            "deployment_facts": args.deployment_facts,
             "passed": None,
             "passed_at": None,
             "summary": None,

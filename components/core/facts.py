@@ -1,0 +1,64 @@
+"""What a deployed group promises, as plain data the policy pack can judge: smoke coverage, instance groups, target.
+
+The production policies (policies/) run in their own virtualenv, with the engine's view of each resource and
+nothing of this package. So the program records the facts they need on the smoke-test resource
+(`InferenceSmokeTest.deployment_facts`), computed here once from the plan:
+
+- `coverage`: per model, how many smoke cases it has and how many check values (any match but `shape`);
+- `latency_budget_ms`: the spec's p99 budget, or None;
+- `instance_groups`: per model, each instance group's kind (KIND_CPU, KIND_GPU, ...), count and GPU ids, read
+  from the model's config (rendered or brought), as Triton will see it;
+- `target`: where it is served: `local` or `oci`, the OCI shape, and how many GPUs that has (None: unknown).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tritonclient.grpc import model_config_pb2 as mc
+
+from components.core.plan import RepositoryPlan
+
+NVIDIA_GPUS = Path("/proc/driver/nvidia/gpus")
+SHAPE_ONLY = "shape"
+
+
+def local_gpu_count(gpus_dir: Path = NVIDIA_GPUS) -> int:
+    """GPUs this machine's NVIDIA driver lists (0 without a driver: the local tritonserver runs on the CPU)."""
+    try:
+        return sum(1 for entry in gpus_dir.iterdir() if entry.is_dir())
+    except OSError:
+        return 0
+
+
+def instance_groups(config: mc.ModelConfig | None) -> list[dict[str, Any]]:
+    """The config's instance groups as {kind, count, gpus} (kind as Triton names it, e.g. KIND_GPU)."""
+    if config is None:
+        return []
+    return [
+        {"kind": mc.ModelInstanceGroup.Kind.Name(group.kind), "count": group.count, "gpus": list(group.gpus)}
+        for group in config.instance_group
+    ]
+
+
+def deployment_facts(plan: RepositoryPlan, target: str, shape: str | None, gpu_count: int | None) -> dict[str, Any]:
+    """The facts of the module docstring for the group `plan` describes, served on `target`."""
+    spec = plan.spec
+    cases = {model.name: model.smoke for model in spec.models} if spec is not None else {}
+    coverage = {
+        name: {
+            "cases": len(cases.get(name, [])),
+            "value_checks": sum(
+                1 for case in cases.get(name, [])
+                if any(str(expect.match) != SHAPE_ONLY for expect in case.expect.values())
+            ),
+        }
+        for name in sorted(plan.models)
+    }
+    return {
+        "coverage": coverage,
+        "latency_budget_ms": spec.smoke.latency_budget_ms if spec is not None else None,
+        "instance_groups": {name: instance_groups(plan.models[name].config) for name in sorted(plan.models)},
+        "target": {"kind": target, "shape": shape, "gpu_count": gpu_count},
+    }
