@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from components.core.content import model_digests
 from components.core.runtime import ServerRecord, is_serving, stop
 from components.core.runtime.state import process_info
-from components.providers.local_server import LocalTritonServerProvider, model_digests
+from components.providers.local_server import LocalTritonServerProvider
 from components.providers.repository import repository_content
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "vision"

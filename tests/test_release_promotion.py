@@ -56,6 +56,7 @@ def test_a_release_cut_from_local_is_served_by_local_prod_with_the_same_bytes(pr
     assert release.repository_sha256 == local["repository_sha256"] == local["smoke_passed"]["repository_sha256"]
     assert release.passed.stack == "local" and release.group == "vision-example"
     assert release.models == local["modelContent"]
+    assert release.models["preprocess"]["1/model.py"]["mode"] == 0o644
     shown = project.triton_groups("release", "show", str(release_file))
     assert shown.returncode == 0 and shown.stdout.startswith(f"release {release.name} of group vision-example\n")
 
@@ -76,7 +77,7 @@ def test_a_model_file_edited_after_the_release_stops_local_prod_naming_model_and
     project: EngineProject,
 ) -> None:
     release_file = cut_release(project)
-    released = load_release(release_file).models["preprocess"]["1/model.py"]
+    released = load_release(release_file).models["preprocess"]["1/model.py"]["sha256"]
     model = project.group / "models" / "preprocess" / "model.py"
     model.write_text(model.read_text() + "# edited after the release\n")
     promote(project, release_file)

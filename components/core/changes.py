@@ -1,7 +1,7 @@
 """Which models of a repository changed between two deployments, and how a preview words it.
 
-A repository's content is {model: {file path inside the model folder: sha256}} (empty folders end
-with '/'), so a change is decided by bytes, never by mtimes. `model_changes(old, new)` compares two
+A repository's content (components.core.content) records each file's sha256, size and mode, so a change
+is decided by bytes and modes, never by mtimes. `model_changes(old, new)` compares two
 contents and gives one `ModelChange` per model that was added, removed or whose files differ, sorted
 by model name; `ModelChange.describe()` is the line a preview prints:
 
@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-Content = Mapping[str, Mapping[str, str]]
-"""{model: {file path inside the model folder: sha256}}."""
+from components.core.content import Content, normalized, same_file
 
 ChangeKind = Literal["added", "removed", "changed"]
 
@@ -53,7 +52,11 @@ class ModelChange:
 
 
 def model_changes(old: Content, new: Content) -> list[ModelChange]:
-    """The models whose content differs between `old` and `new`, sorted by name; [] when nothing changed."""
+    """The models whose content differs between `old` and `new`, sorted by name; [] when nothing changed.
+
+    Either side may be in the older form (bare sha256 strings): see `content.normalized`.
+    """
+    old, new = normalized(old), normalized(new)
     changes = []
     for model in sorted(set(old) | set(new)):
         if model not in old:
@@ -67,10 +70,11 @@ def model_changes(old: Content, new: Content) -> list[ModelChange]:
     return changes
 
 
-def file_changes(old: Mapping[str, str], new: Mapping[str, str]) -> tuple[FileChange, ...]:
-    """The files of one model ({path: sha256}) added, removed or changed, sorted by path."""
+def file_changes(old: Mapping[str, Mapping[str, Any]], new: Mapping[str, Mapping[str, Any]]
+                 ) -> tuple[FileChange, ...]:
+    """The files of one model ({path: record}) added, removed or changed (bytes or mode), sorted by path."""
     return tuple(
         FileChange(path, "added" if path not in old else "removed" if path not in new else "changed")
         for path in sorted(set(old) | set(new))
-        if old.get(path) != new.get(path)
+        if path not in old or path not in new or not same_file(old[path], new[path])
     )

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from components._internal.atomic import write_bytes_atomic
-from components.core.changes import Content
+from components.core.content import Content, normalized, same_file
 from components.core.problems import Problem, UserError
 
 RELEASE_FORMAT = "triton-groups.release/1"
@@ -50,7 +50,8 @@ class ReleaseArtifact:
 
 @dataclass(frozen=True)
 class Release:
-    """A group's release; see the module docstring. `models` is {model: {path inside the model: sha256}}."""
+    """A group's release; see the module docstring. `models` is the group's content (components.core.content):
+    {model: {path inside the model: {sha256, size, mode}}}."""
 
     group: str
     repository_sha256: str
@@ -88,7 +89,7 @@ class Release:
             lines.append(f"  image {self.image_digest}")
         for model, files in sorted(self.models.items()):
             lines.append(f"  model {model}")
-            lines += [f"    {path}  {sha256}" for path, sha256 in sorted(files.items())]
+            lines += [f"    {path}  {entry['sha256']}" for path, entry in sorted(files.items())]
         for artifact in self.artifacts:
             lines.append(f"  artifact {artifact.name} ({artifact.layout}, {artifact.size} bytes)  {artifact.sha256}")
         return "\n".join(lines)
@@ -136,7 +137,7 @@ class Release:
             group=str(outputs.get("group") or ""),
             repository_sha256=str(repository),
             cases_sha256=str(passed.get("cases_sha256", "")),
-            models={model: dict(files) for model, files in sorted(content.items())},
+            models=normalized(content),
             artifacts=artifacts,
             passed=PassedOn(stack=stack, project=project, update=int(last.get("version", 0)),
                             at=str(passed.get("passed_at", ""))),
@@ -188,11 +189,12 @@ def load_release(path: Path) -> Release:
                                "release file")
     passed = _field(document, "passed", dict, source)
     models = _field(document, "models", dict, source)
-    checked_models: dict[str, dict[str, str]] = {}
     for model, files in models.items():
         if not isinstance(files, dict) or not files:
             raise _release_problem(source, f"models.{model}", "must map each file of the model to its sha256")
-        checked_models[model] = {str(rel): _sha256(sha, source, f"models.{model}.{rel}") for rel, sha in files.items()}
+        for rel, entry in files.items():
+            _sha256(entry.get("sha256") if isinstance(entry, dict) else entry, source, f"models.{model}.{rel}")
+    checked_models = normalized(models)
     artifacts = []
     for index, artifact in enumerate(_field(document, "artifacts", list, source)):
         where = f"artifacts[{index}]"
@@ -258,14 +260,20 @@ def check_promotion(release: Release, built: Built, release_file: str, promotes_
         if model not in release.models:
             differ(f"models.{model}", f"model {model} is in the spec but not in the release")
             continue
-        old, new = release.models[model], built.content[model]
+        old, new = release.models[model], normalized(built.content)[model]
         for rel in sorted(set(old) | set(new)):
             if rel not in new:
                 differ(f"models.{model}", f"model {model}: {rel} is in the release but not built")
             elif rel not in old:
                 differ(f"models.{model}", f"model {model}: {rel} is built but not in the release")
-            elif old[rel] != new[rel]:
-                differ(f"models.{model}", f"model {model}: {rel} has sha256 {new[rel]}, the release has {old[rel]}")
+            elif not same_file(old[rel], new[rel]):
+                was, now = old[rel], new[rel]
+                if was["sha256"] != now["sha256"]:
+                    differ(f"models.{model}", f"model {model}: {rel} has sha256 {now['sha256']}, the release has "
+                           f"{was['sha256']}")
+                else:
+                    differ(f"models.{model}", f"model {model}: {rel} has mode {now['mode']:o}, the release has "
+                           f"{was['mode']:o}")
     if not problems and release.repository_sha256 != built.repository_sha256:
         differ("repository_sha256", f"the repository built has sha256 {built.repository_sha256}, the release has "
                f"{release.repository_sha256} (same files, other modes or folders)")

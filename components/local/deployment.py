@@ -14,7 +14,8 @@ from typing import Any
 
 import pulumi
 
-from components.providers.local_server import LocalTritonServer, LocalTritonServerArgs, model_digests
+from components.core.content import model_digests
+from components.providers.local_server import LocalTritonServer, LocalTritonServerArgs
 from components.providers.repository import TritonModelRepository, TritonModelRepositoryArgs
 from components.providers.smoke_test import InferenceSmokeTest, InferenceSmokeTestArgs
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pulumi
 
+from components.core.content import content_of
 from components.core.facts import deployment_facts, local_gpu_count
 from components.core.hashcache import HashCache
 from components.core.package import CACHE_NAME, plan_manifest, repository_digest
@@ -26,7 +27,6 @@ from components.local.deployment import PROTOCOLS, LocalTritonDeployment, LocalT
 from components.providers.diffing import CONTENT_OUTPUT, log_model_changes, previous_outputs
 from components.providers.paths import portable_path, project_root, resolve_path
 from components.providers.problems import run_error
-from components.providers.repository import content_of
 from components.stacks.promotion import (
     PASSED_RELEASES_OUTPUT,
     checked_on_source_stack,

@@ -23,7 +23,8 @@ from typing import Any
 import pulumi
 from pulumi.runtime.rpc import UNKNOWN
 
-from components.core.changes import Content, ModelChange, model_changes
+from components.core.changes import ModelChange, model_changes
+from components.core.content import Content
 
 CONTENT_OUTPUT = "modelContent"
 """The stack output holding the deployed repository's content ({model: {file: sha256}})."""

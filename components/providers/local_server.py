@@ -10,8 +10,6 @@ reported gone by `read` and replaced by the next `up` (its diff asks for a repla
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,14 +33,6 @@ SYNC_KEYS = ("models",)
 
 RESTART_KEYS = ("state_dir", "requested_http_port")
 """Inputs whose change replaces the server."""
-
-
-def model_digests(content: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
-    """One digest per model from its {file: sha256} content: a changed digest means that model changed."""
-    return {
-        model: hashlib.sha256(json.dumps(dict(files), sort_keys=True).encode()).hexdigest()
-        for model, files in sorted(content.items())
-    }
 
 
 def live_record(props: Mapping[str, Any], wait_s: float = SERVING_GRACE_S) -> ServerRecord | None:

@@ -34,29 +34,19 @@ from pulumi.dynamic import (
 )
 
 from components._internal.atomic import remove_empty_folders
-from components.core.changes import Content, model_changes
+from components.core.changes import model_changes
+from components.core.content import Content, content_of
 from components.core.hashcache import HashCache
-from components.core.package import CACHE_NAME, LAYOUTS, BuildResult, ManifestEntry, build_artifacts, plan_manifest
+from components.core.package import CACHE_NAME, LAYOUTS, BuildResult, build_artifacts, plan_manifest
 from components.core.plan import load_plan
 from components.core.problems import Problem, UserError
 from components.providers.diffing import changed_keys, is_unknown
 from components.providers.paths import portable_path, project_root, resolve_path
 from components.providers.problems import DeploymentError
 
-REBUILD_KEYS = ("content", "layout", "out_dir")
-"""The inputs whose change rebuilds the artifacts."""
-
 
 class ArtifactMismatch(DeploymentError):
     """A rebuilt artifact does not have the sha256 recorded in the state: the model files changed since."""
-
-
-def content_of(manifests: Mapping[str, Sequence[ManifestEntry]]) -> Content:
-    """Per-model manifests (entries keyed `<model>/<path>`) as {model: {path inside the model: sha256}}."""
-    return {
-        model: {entry.path.removeprefix(f"{model}/"): entry.sha256 for entry in entries}
-        for model, entries in sorted(manifests.items())
-    }
 
 
 def repository_content(spec_path: str, out_dir: str) -> Content:
@@ -128,7 +118,13 @@ class TritonModelRepositoryProvider(ResourceProvider):
         return CreateResult(f"repository-{uuid.uuid4().hex[:12]}", build_outputs(props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return DiffResult(changes=bool(changed_keys(olds, news, REBUILD_KEYS)))
+        """A rebuild when a file's bytes or mode, the layout or the folder changed; content recorded by an older
+        version (bare sha256s) compares by bytes."""
+        changed = changed_keys(olds, news, ("layout", "out_dir"))
+        content_known = not is_unknown(news.get("content"))
+        if not content_known or model_changes(olds.get("content") or {}, news.get("content") or {}):
+            changed.append("content")
+        return DiffResult(changes=bool(changed))
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         return UpdateResult(build_outputs(news))
