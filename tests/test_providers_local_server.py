@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from components.core.content import model_digests
+from components.core.package import plan_content
+from components.core.plan import load_plan
 from components.core.runtime import ServerRecord, is_serving, stop
 from components.core.runtime.state import process_info
 from components.providers.local_server import LocalTritonServerProvider
-from components.providers.repository import repository_content
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "vision"
 
@@ -34,7 +35,7 @@ def state_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 def inputs(spec: Path, state_dir: Path, **changes: object) -> dict:
-    return {"spec_path": str(spec), "models": model_digests(repository_content(str(spec), str(state_dir / "out"))),
+    return {"spec_path": str(spec), "models": model_digests(plan_content(load_plan(spec), state_dir / "out")[0]),
             "state_dir": str(state_dir), **changes}
 
 

@@ -6,19 +6,15 @@ import os
 import shutil
 from pathlib import Path
 
-import pulumi
 import pytest
-from mock_engine import MockEngine
 
 from components.core.changes import model_changes
-from components.providers.diffing import CONTENT_OUTPUT, log_model_changes, previous_outputs
+from components.core.package import plan_content
+from components.core.plan import load_plan
 from components.providers.repository import (
     ArtifactMismatch,
-    TritonModelRepository,
-    TritonModelRepositoryArgs,
     TritonModelRepositoryProvider,
     ensure_artifacts,
-    repository_content,
 )
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "vision"
@@ -34,7 +30,7 @@ def group(tmp_path: Path) -> Path:
 def inputs(spec: Path, out: Path, layout: str = "single") -> dict:
     """The inputs the resource sends its provider, content computed as the program does."""
     return {"spec_path": str(spec), "layout": layout, "out_dir": str(out),
-            "content": repository_content(str(spec), str(out))}
+            "content": plan_content(load_plan(spec), out)[0]}
 
 
 def test_create_builds_artifacts_whose_manifest_is_the_content(group: Path, tmp_path: Path) -> None:
@@ -109,33 +105,3 @@ def test_delete_removes_the_recorded_artifacts(group: Path, tmp_path: Path) -> N
     assert not Path(outs["artifacts"][0]["path"]).exists()
 
 
-def test_a_program_rebuilds_only_when_content_changes_and_previews_the_change(group: Path, tmp_path: Path) -> None:
-    def program() -> None:
-        repository = TritonModelRepository(
-            "vision", TritonModelRepositoryArgs(str(group), "single", str(tmp_path / "out"))
-        )
-        pulumi.Output.all(previous_outputs(), repository.content).apply(
-            lambda pair: log_model_changes(*pair, resource=repository)
-        )
-        pulumi.export("sha256", repository.repository_sha256)
-        pulumi.export(CONTENT_OUTPUT, repository.content)
-
-    stack = MockEngine(program)
-    first = stack.up()
-    assert first.created == ["vision"] and len(first.outputs["sha256"]) == 64
-    assert first.messages() == []
-    model = group.parent / "models" / "preprocess" / "model.py"
-    os.utime(model, (1, 1))
-    assert stack.up().unchanged == ["vision"]
-
-    model.write_text(model.read_text() + "# a comment changes the bytes\n")
-    shutil.rmtree(tmp_path / "out")  # a CI runner starts with an empty folder: the state alone says what changed
-    preview = stack.preview()
-    assert preview.updated == ["vision"]
-    assert preview.messages() == ["model preprocess: 1/model.py changed"]
-    second = stack.up()
-    assert second.updated == ["vision"] and second.outputs["sha256"] != first.outputs["sha256"]
-    assert second.messages() == ["model preprocess: 1/model.py changed"]
-    assert stack.preview().messages() == []
-    assert stack.destroy().deleted == ["vision"]
-    assert not (tmp_path / "out" / "repository.zip").exists()

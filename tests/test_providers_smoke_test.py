@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from components.core.content import cases_digest
 from components.core.runtime import free_port
 from components.core.spec import load_spec
-from components.providers.smoke_test import InferenceSmokeTestProvider, SmokeTestFailed, smoke_cases_digest
+from components.providers.smoke_test import InferenceSmokeTestProvider, SmokeTestFailed
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "vision"
 
@@ -30,7 +31,7 @@ def spec(tmp_path: Path) -> Path:
 def inputs(spec: Path, **changes: str) -> dict:
     return {
         "spec_path": str(spec),
-        "cases_sha256": smoke_cases_digest(load_spec(spec)),
+        "cases_sha256": cases_digest(load_spec(spec)),
         "endpoint": "http://127.0.0.1:8000",
         "transport": "http",
         "transport_options": {},
@@ -55,10 +56,10 @@ def test_nothing_reruns_when_nothing_that_matters_changed(spec: Path) -> None:
 
 
 def test_an_edited_expected_output_changes_the_cases_digest(spec: Path) -> None:
-    before = smoke_cases_digest(load_spec(spec))
+    before = cases_digest(load_spec(spec))
     expected = spec.parent / "smoke" / "logits.npy"
     np.save(expected, np.load(expected) + 1)
-    assert smoke_cases_digest(load_spec(spec)) != before
+    assert cases_digest(load_spec(spec)) != before
 
 
 def test_check_rejects_an_unknown_transport(spec: Path) -> None:

@@ -12,7 +12,9 @@ releases pin, and what decides whether a local server reloads a model:
   over the same entries);
 - `normalized(content)` reads content written by triton-groups before 0.2, whose values were bare sha256
   strings (size and mode unknown), so an older stack's state and outputs still compare;
-- `file_sha256s(content)`: {model: {path: sha256}}, for messages and the older readers.
+- `file_sha256s(content)`: {model: {path: sha256}}, for messages and the older readers;
+- `cases_digest(spec)`: one sha256 over the spec file and every .npy its smoke cases read (equal digests, equal
+  cases), which decides when the smoke test runs again.
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from components.core.spec import GroupSpec
 
 FileRecord = Mapping[str, Any]
 """{"sha256": str, "size": int | None, "mode": int | None} (size and mode None when an older version wrote it)."""
@@ -80,3 +86,17 @@ def file_sha256s(content: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str
     """{model: {path: sha256}}."""
     return {model: {path: record(value)["sha256"] for path, value in sorted(files.items())}
             for model, files in sorted(content.items())}
+
+
+def cases_digest(spec: GroupSpec) -> str:
+    """sha256 over the spec file and every .npy file its smoke cases read (a missing one counts as missing)."""
+    digest = hashlib.sha256(Path(spec.source).read_bytes())
+    files = sorted(
+        {given.npy for model in spec.models for case in model.smoke
+         for given in (*case.inputs.values(), *case.expect.values()) if given.npy}
+    )
+    for relative in files:
+        path = spec.resolve(relative)
+        digest.update(f"\0{relative}\0".encode())
+        digest.update(path.read_bytes() if path.is_file() else b"\0missing")
+    return digest.hexdigest()

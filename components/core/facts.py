@@ -16,8 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tritonclient.grpc import model_config_pb2 as mc
-
+from components._internal.schemas import mc
 from components.core.plan import RepositoryPlan
 
 NVIDIA_GPUS = Path("/proc/driver/nvidia/gpus")

@@ -500,3 +500,17 @@ def _digest_of_handle(handle: Any) -> tuple[str, int]:
         digest.update(memoryview(buffer)[:count])
         size += count
     return digest.hexdigest(), size
+
+
+def plan_content(plan: RepositoryPlan, out: Path) -> tuple[dict[str, dict[str, dict[str, Any]]], str]:
+    """The content (components.core.content) and repository sha256 a build of `plan` into `out` would have.
+
+    Hashes only what the hash cache in `out` does not know, and saves the cache: a preview of an unchanged
+    group costs a `stat` per file.
+    """
+    from components.core.content import content_of
+
+    cache = HashCache(out / CACHE_NAME)
+    manifests = plan_manifest(plan, cache)
+    cache.save()
+    return content_of(manifests), repository_digest(manifests)

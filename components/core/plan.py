@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from google.protobuf import text_format
-from tritonclient.grpc import model_config_pb2 as mc
 
 from components._internal.atomic import atomic_dir
+from components._internal.schemas import mc
 from components.core.problems import Problem, UserError, errors
 from components.core.render import PYTHON_STUB_NAME, config_text, model_filename, parse_config, render_config
 from components.core.spec import GroupSpec, ModelSpec, load_spec

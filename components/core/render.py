@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from google.protobuf import text_format
-from tritonclient.grpc import model_config_pb2 as mc
 
+from components._internal.schemas import mc
 from components.core.problems import Problem, UserError
 from components.core.spec import (
     DEFAULT_MODEL_FILENAMES,

@@ -28,8 +28,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
-from tritonclient.grpc import model_config_pb2 as mc
 
+from components._internal.schemas import mc
 from components._internal.yaml_lines import line_of, load_with_lines
 from components.core.problems import Problem, UserError
 

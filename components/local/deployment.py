@@ -14,7 +14,7 @@ from typing import Any
 
 import pulumi
 
-from components.core.content import model_digests
+from components.core.content import Content, model_digests
 from components.providers.local_server import LocalTritonServer, LocalTritonServerArgs
 from components.providers.repository import TritonModelRepository, TritonModelRepositoryArgs
 from components.providers.smoke_test import InferenceSmokeTest, InferenceSmokeTestArgs
@@ -24,16 +24,21 @@ PROTOCOLS = ("http", "grpc")
 
 @dataclass(frozen=True)
 class LocalTritonDeploymentArgs:
-    """The spec to serve; the HTTP port (default: a free one); the smoke tests' protocol; the state folder."""
+    """What to serve, as the program computed it from the one plan it loaded, and where.
+
+    `content` (`package.plan_content`) and `cases_sha256` (`content.cases_digest`) decide what is rebuilt,
+    reloaded and tested again; `deployment_facts` are recorded for the policy pack. `state_dir` holds the
+    server's record, repository and log, and `artifacts/`; `triton-groups stop` (`make stop`) finds the server
+    there too.
+    """
 
     spec_path: pulumi.Input[str]
+    content: pulumi.Input[Content]
+    cases_sha256: str
+    state_dir: str
+    deployment_facts: Mapping[str, Any]
     http_port: pulumi.Input[int] | None = None
     protocol: str = "http"
-    deployment_facts: Mapping[str, Any] | None = None
-    """Recorded on the smoke test for the policy pack (`components.core.facts.deployment_facts`)."""
-    state_dir: pulumi.Input[str] | None = None
-    """Default `.triton-groups/local/<stack>` in the project: the server's record, repository and log, and
-    `artifacts/`. `triton-groups stop` (`make stop`) finds the server there too."""
 
 
 class LocalTritonDeployment(pulumi.ComponentResource):
@@ -56,10 +61,10 @@ class LocalTritonDeployment(pulumi.ComponentResource):
         super().__init__("triton-groups:local:LocalTritonDeployment", name, None, opts)
         if args.protocol not in PROTOCOLS:
             raise ValueError(f"protocol is one of {', '.join(PROTOCOLS)}, not {args.protocol!r}")
-        state_dir = pulumi.Output.from_input(args.state_dir or f".triton-groups/local/{pulumi.get_stack()}")
+        state_dir = args.state_dir
         self.repository = TritonModelRepository(
             f"{name}-repository",
-            TritonModelRepositoryArgs(args.spec_path, "single", state_dir.apply(lambda d: f"{d}/artifacts")),
+            TritonModelRepositoryArgs(args.spec_path, args.content, f"{state_dir}/artifacts"),
             pulumi.ResourceOptions(parent=self),
         )
         self.server = LocalTritonServer(
@@ -79,6 +84,7 @@ class LocalTritonDeployment(pulumi.ComponentResource):
                 spec_path=args.spec_path,
                 endpoint=self.endpoint,
                 repository_sha256=self.repository.repository_sha256,
+                cases_sha256=args.cases_sha256,
                 transport=args.protocol,
                 deployment_id=self.server.pid.apply(str),
                 deployment_facts=args.deployment_facts,

@@ -10,16 +10,14 @@ this stack and logs one line per changed model ("model cnn_torch: 1/model.pt cha
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pulumi
 
-from components.core.content import content_of
+from components.core.content import cases_digest
 from components.core.facts import deployment_facts, local_gpu_count
-from components.core.hashcache import HashCache
-from components.core.package import CACHE_NAME, plan_manifest, repository_digest
-from components.core.plan import RepositoryPlan, load_plan
+from components.core.package import plan_content
+from components.core.plan import load_plan
 from components.core.problems import UserError, errors
 from components.core.release import Built
 from components.core.validate import validate_plan
@@ -71,15 +69,17 @@ def deploy_local(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
         pulumi.log.warn(str(warning))
     if errors(problems):
         raise run_error(errors(problems), f"the spec {spec_path} is not valid")
-    state_dir = config.get("stateDir") or f".triton-groups/local/{pulumi.get_stack()}"
+    state_dir = portable_path(config.get("stateDir") or f".triton-groups/local/{pulumi.get_stack()}")
+    content, repository_sha256 = plan_content(plan, resolve_path(state_dir) / "artifacts")
     promotion = read_promotion(config, NAMESPACE, project_root())
     spec_input: pulumi.Input[str] = spec_path
     if promotion is not None:
-        gate_promotion(promotion, built_locally(plan, resolve_path(state_dir) / "artifacts"))
+        gate_promotion(promotion, Built(plan.spec.name, content, repository_sha256))
         spec_input = checked_on_source_stack(promotion).apply(lambda _: spec_path)
-    facts = deployment_facts(plan, "local", None, local_gpu_count())
-    args = LocalTritonDeploymentArgs(spec_input, http_port=http_port, protocol=protocol, state_dir=state_dir,
-                                     deployment_facts=facts)
+    args = LocalTritonDeploymentArgs(
+        spec_input, content=content, cases_sha256=cases_digest(plan.spec), state_dir=state_dir,
+        deployment_facts=deployment_facts(plan, "local", None, local_gpu_count()), http_port=http_port,
+        protocol=protocol)
     deployment = LocalTritonDeployment(plan.spec.name, args)
     content = deployment.repository.content
     previous = previous_outputs()
@@ -99,13 +99,4 @@ def deploy_local(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
         "smoke_passed": deployment.smoke_passed,
         CONTENT_OUTPUT: content,
     }
-
-
-def built_locally(plan: RepositoryPlan, out_dir: Path) -> Built:
-    """What the stack builds from `plan`: its content and repository sha256 (hashing what the cache lacks)."""
-    cache = HashCache(out_dir / CACHE_NAME)
-    manifests = plan_manifest(plan, cache)
-    cache.save()
-    assert plan.spec is not None
-    return Built(plan.spec.name, content_of(manifests), repository_digest(manifests))
 

@@ -38,12 +38,13 @@ from typing import Any
 import pulumi
 import pulumi_oci as oci
 
+from components.core.content import cases_digest
 from components.core.oci.command import container_environment, triton_command
 from components.core.oci.dockerfile import backends_for, render_dockerfile
 from components.core.oci.names import ResourceNames, resource_names
 from components.core.oci.settings import OciSettings
 from components.core.oci.updates import option_fingerprint
-from components.core.package import REPOSITORY_ARTIFACT
+from components.core.package import REPOSITORY_ARTIFACT, plan_content
 from components.core.spec import GroupSpec
 from components.oci.catalog import CatalogModel, CatalogModelArgs, ObjectStorageUpload
 from components.oci.deployment import LogNames, TritonModelDeployment, TritonModelDeploymentArgs
@@ -77,8 +78,11 @@ def deploy_oci(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
     previous = previous_outputs()
     project_id = _project_id(settings, names, tags)
     image = _image(settings, spec, checked.models, config)
+    out_dir = f".triton-groups/artifacts/{pulumi.get_stack()}/repository"
+    content, _ = plan_content(checked.plan, resolve_path(out_dir))
     repository = TritonModelRepository(
-        "repository", TritonModelRepositoryArgs(spec_path=portable_path(settings.spec), layout=settings.layout)
+        "repository", TritonModelRepositoryArgs(spec_path=portable_path(settings.spec), content=content,
+                                                out_dir=out_dir, layout=settings.layout)
     )
     artifact_names = [REPOSITORY_ARTIFACT] if settings.layout == "single" else checked.models
     artifacts, ready = _artifacts(repository, previous, settings, artifact_names)
@@ -120,6 +124,7 @@ def deploy_oci(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
             spec_path=portable_path(settings.spec),
             endpoint=deployment.model_deployment_url,
             repository_sha256=repository.repository_sha256,
+            cases_sha256=cases_digest(spec),
             transport="oci",
             deployment_id=deployment.model_deployment_id,
             transport_options=deployment.model_deployment_id.apply(

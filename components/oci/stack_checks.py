@@ -16,7 +16,7 @@ from components.core.oci.names import deployed_models
 from components.core.oci.preflight import artifact_problems, preflight
 from components.core.oci.settings import CONFIG_KEYS, CONFIG_NAMESPACE, OciSettings, read_settings
 from components.core.package import artifact_size_bounds
-from components.core.plan import plan_from_spec
+from components.core.plan import RepositoryPlan, plan_from_spec
 from components.core.problems import Problem, Severity, UserError, errors
 from components.core.spec import GroupSpec, load_spec
 from components.core.validate import validate_plan
@@ -32,6 +32,7 @@ class OciPlan:
 
     settings: OciSettings
     spec: GroupSpec
+    plan: RepositoryPlan
     models: list[str]
     uploads: dict[str, ArtifactUpload]
     region: str | None
@@ -77,7 +78,7 @@ def check_stack(config: pulumi.Config) -> OciPlan:
         pulumi.log.warn(str(warning))
     if errors(problems):
         raise run_error(errors(problems), f"the stack {stack} cannot be deployed")
-    return OciPlan(settings, spec, models, uploads, region)
+    return OciPlan(settings, spec, plan, models, uploads, region)
 
 
 def _layout_problems(settings: OciSettings, spec: GroupSpec, models: list[str]) -> list[Problem]:

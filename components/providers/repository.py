@@ -37,7 +37,7 @@ from components._internal.atomic import remove_empty_folders
 from components.core.changes import model_changes
 from components.core.content import Content, content_of
 from components.core.hashcache import HashCache
-from components.core.package import CACHE_NAME, LAYOUTS, BuildResult, build_artifacts, plan_manifest
+from components.core.package import CACHE_NAME, LAYOUTS, BuildResult, build_artifacts
 from components.core.plan import load_plan
 from components.core.problems import Problem, UserError
 from components.providers.diffing import changed_keys, is_unknown
@@ -47,14 +47,6 @@ from components.providers.problems import DeploymentError
 
 class ArtifactMismatch(DeploymentError):
     """A rebuilt artifact does not have the sha256 recorded in the state: the model files changed since."""
-
-
-def repository_content(spec_path: str, out_dir: str) -> Content:
-    """The content of the repository a spec describes, hashing only files the out_dir's hash cache does not know."""
-    cache = HashCache(resolve_path(out_dir) / CACHE_NAME)
-    content = content_of(plan_manifest(load_plan(resolve_path(spec_path)), cache))
-    cache.save()
-    return content
 
 
 def build(spec_path: str, layout: str, out_dir: str) -> BuildResult:
@@ -148,9 +140,12 @@ class TritonModelRepositoryArgs:
     """The spec to build, the layout (`single`: one repository.zip; `per-model`: one zip per model), and where."""
 
     spec_path: pulumi.Input[str]
+    content: pulumi.Input[Content]
+    """What the spec's build holds (`package.plan_content`), computed by the program from the plan it loaded: a
+    change of a file's bytes or mode rebuilds."""
+    out_dir: pulumi.Input[str]
+    """Where the zips and the hash cache live, e.g. `.triton-groups/local/<stack>/artifacts`."""
     layout: pulumi.Input[str] = "single"
-    out_dir: pulumi.Input[str] | None = None
-    """Default: `.triton-groups/artifacts/<stack>/<resource name>` in the project."""
 
 
 class TritonModelRepository(Resource, module="triton", name="TritonModelRepository"):
@@ -165,16 +160,11 @@ class TritonModelRepository(Resource, module="triton", name="TritonModelReposito
     def __init__(
         self, resource_name: str, args: TritonModelRepositoryArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        spec_path = pulumi.Output.from_input(args.spec_path).apply(portable_path)
-        out_dir = pulumi.Output.from_input(
-            args.out_dir or f".triton-groups/artifacts/{pulumi.get_stack()}/{resource_name}"
-        ).apply(portable_path)
-        content = pulumi.Output.all(spec_path, out_dir).apply(lambda pair: repository_content(*pair))
         props = {
-            "spec_path": spec_path,
+            "spec_path": pulumi.Output.from_input(args.spec_path).apply(portable_path),
             "layout": args.layout,
-            "out_dir": out_dir,
-            "content": content,
+            "out_dir": pulumi.Output.from_input(args.out_dir).apply(portable_path),
+            "content": args.content,
             "artifacts": None,
             "repository_sha256": None,
             "manifest": None,

@@ -13,7 +13,6 @@ adds its own factory there (OCI adds `oci`); the checks and the report do not ch
 from __future__ import annotations
 
 import datetime
-import hashlib
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,10 +30,8 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from components.core.smoke.runner import run_smoke
 from components.core.smoke.transport import Transport
-from components.core.smoke.triton_transport import TritonTransport
-from components.core.spec import GroupSpec, load_spec
+from components.core.spec import load_spec
 from components.providers.diffing import changed_keys, is_unknown
 from components.providers.paths import portable_path, resolve_path
 from components.providers.problems import DeploymentError
@@ -44,10 +41,14 @@ TransportFactory = Callable[[str, Mapping[str, str]], Transport]
 
 
 def _triton_http(endpoint: str, options: Mapping[str, str]) -> Transport:
+    from components.core.smoke.triton_transport import TritonTransport  # the client only when a test runs
+
     return TritonTransport(endpoint, "http")
 
 
 def _triton_grpc(endpoint: str, options: Mapping[str, str]) -> Transport:
+    from components.core.smoke.triton_transport import TritonTransport
+
     return TritonTransport(endpoint, "grpc")
 
 
@@ -68,22 +69,10 @@ class SmokeTestFailed(DeploymentError):
     """The smoke test did not pass; the message is the report's summary (what failed, per model and case)."""
 
 
-def smoke_cases_digest(spec: GroupSpec) -> str:
-    """sha256 over the spec file and every .npy file its smoke cases read: equal digests mean equal cases."""
-    digest = hashlib.sha256(spec.source.read_bytes())
-    files = sorted(
-        {given.npy for model in spec.models for case in model.smoke
-         for given in (*case.inputs.values(), *case.expect.values()) if given.npy}
-    )
-    for relative in files:
-        path = spec.resolve(relative)
-        digest.update(f"\0{relative}\0".encode())
-        digest.update(path.read_bytes() if path.is_file() else b"\0missing")
-    return digest.hexdigest()
-
-
 def run_smoke_test(props: Mapping[str, Any]) -> dict[str, Any]:
     """Run the cases named by `props` (the resource's inputs); return the outputs, or raise SmokeTestFailed."""
+    from components.core.smoke.runner import run_smoke  # numpy and the clients: only when a test runs
+
     spec = load_spec(resolve_path(props["spec_path"]))
     transport = TRANSPORTS[props["transport"]](props["endpoint"], props.get("transport_options") or {})
     try:
@@ -128,6 +117,8 @@ class InferenceSmokeTestArgs:
     spec_path: pulumi.Input[str]
     endpoint: pulumi.Input[str]
     repository_sha256: pulumi.Input[str]
+    cases_sha256: pulumi.Input[str]
+    """`components.core.content.cases_digest` of the spec: a change runs the cases again."""
     transport: pulumi.Input[str] = "http"
     deployment_id: pulumi.Input[str] | None = None
     """Identifies the serving process or deployment (a pid, an OCID): a new one runs the test again."""
@@ -153,10 +144,9 @@ class InferenceSmokeTest(Resource, module="triton", name="InferenceSmokeTest"):
     def __init__(
         self, resource_name: str, args: InferenceSmokeTestArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        spec_path = pulumi.Output.from_input(args.spec_path)
         props = {
-            "spec_path": spec_path.apply(portable_path),
-            "cases_sha256": spec_path.apply(lambda path: smoke_cases_digest(load_spec(resolve_path(path)))),
+            "spec_path": pulumi.Output.from_input(args.spec_path).apply(portable_path),
+            "cases_sha256": args.cases_sha256,
             "endpoint": args.endpoint,
             "transport": args.transport,
             "transport_options": args.transport_options,

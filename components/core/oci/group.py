@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from google.protobuf import text_format
-from tritonclient.grpc import model_config_pb2 as mc
 
+from components._internal.schemas import mc
 from components.core.plan import RepositoryPlan
 from components.core.render import parse_config
 from components.core.spec import PLATFORM_BACKENDS, GroupSpec, ModelSpec

@@ -13,8 +13,7 @@ import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from tritonclient.grpc import model_config_pb2 as mc
-
+from components._internal.schemas import mc
 from components.core.plan import CONFIG_NAME, FileSource, ModelPlan, RepositoryPlan
 from components.core.render import config_text
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tritonclient.grpc import model_config_pb2 as mc
 from tritonclient.utils import triton_to_np_dtype
 
+from components._internal.schemas import mc
 from components.core.problems import Problem, UserError
 from components.core.render import parse_config, render_config
 from components.core.smoke.checks import Expectation

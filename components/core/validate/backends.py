@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tritonclient.grpc import model_config_pb2 as mc
+from components._internal.schemas import mc
 
 ENSEMBLE = "ensemble"
 

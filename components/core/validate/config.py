@@ -6,8 +6,7 @@ the same thing in plain words and what to change.
 
 from __future__ import annotations
 
-from tritonclient.grpc import model_config_pb2 as mc
-
+from components._internal.schemas import mc
 from components.core.spec import PLATFORM_BACKENDS
 from components.core.validate.backends import CHECKED_BACKENDS, ENSEMBLE, SHIPPED_BACKENDS, is_ensemble
 from components.core.validate.report import Findings

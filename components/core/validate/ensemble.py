@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from tritonclient.grpc import model_config_pb2 as mc
-
+from components._internal.schemas import mc
 from components.core.validate.backends import is_ensemble
 from components.core.validate.report import Findings
 

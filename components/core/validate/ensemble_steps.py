@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from tritonclient.grpc import model_config_pb2 as mc
-
+from components._internal.schemas import mc
 from components.core.plan import ModelPlan
 from components.core.validate.backends import batching, is_ensemble
 from components.core.validate.ensemble import step_field, step_label

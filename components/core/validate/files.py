@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import re
 
-from tritonclient.grpc import model_config_pb2 as mc
-
+from components._internal.schemas import mc
 from components.core.plan import FileSource, ModelPlan, is_version_folder
 from components.core.render import EXECUTION_ENV_PARAMETER, effective_backend, model_filename
 from components.core.validate.backends import is_ensemble

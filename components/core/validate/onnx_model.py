@@ -7,26 +7,24 @@ unknown (-1) matches any configured size for inputs; outputs must match exactly.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
-import onnx
 from google.protobuf.message import DecodeError
-from onnx import TensorProto
-from tritonclient.grpc import model_config_pb2 as mc
 
+from components._internal.schemas import mc, onnx_pb
 from components.core.plan import FileSource, ModelPlan
 from components.core.render import effective_backend, model_filename
 from components.core.validate.files import has_path, versions_to_load
 from components.core.validate.report import Findings, shape_text, type_name
 from components.core.validate.tensors import WILDCARD
 
+_T = onnx_pb.TensorProto
 ONNX_TO_TRITON = {
-    TensorProto.FLOAT: mc.TYPE_FP32, TensorProto.UINT8: mc.TYPE_UINT8, TensorProto.INT8: mc.TYPE_INT8,
-    TensorProto.UINT16: mc.TYPE_UINT16, TensorProto.INT16: mc.TYPE_INT16, TensorProto.INT32: mc.TYPE_INT32,
-    TensorProto.INT64: mc.TYPE_INT64, TensorProto.STRING: mc.TYPE_STRING, TensorProto.BOOL: mc.TYPE_BOOL,
-    TensorProto.FLOAT16: mc.TYPE_FP16, TensorProto.DOUBLE: mc.TYPE_FP64, TensorProto.UINT32: mc.TYPE_UINT32,
-    TensorProto.UINT64: mc.TYPE_UINT64,
+    _T.FLOAT: mc.TYPE_FP32, _T.UINT8: mc.TYPE_UINT8, _T.INT8: mc.TYPE_INT8,
+    _T.UINT16: mc.TYPE_UINT16, _T.INT16: mc.TYPE_INT16, _T.INT32: mc.TYPE_INT32,
+    _T.INT64: mc.TYPE_INT64, _T.STRING: mc.TYPE_STRING, _T.BOOL: mc.TYPE_BOOL,
+    _T.FLOAT16: mc.TYPE_FP16, _T.DOUBLE: mc.TYPE_FP64, _T.UINT32: mc.TYPE_UINT32,
+    _T.UINT64: mc.TYPE_UINT64,
 }
 """ONNX element types the onnxruntime backend serves, and their Triton data types."""
 Control = mc.ModelSequenceBatching.Control
@@ -49,7 +47,7 @@ class GraphTensor:
     def type_text(self) -> str:
         if self.triton_type != mc.TYPE_INVALID:
             return type_name(self.triton_type)
-        return f"ONNX {TensorProto.DataType.Name(self.elem_type)}"
+        return f"ONNX {onnx_pb.TensorProto.DataType.Name(self.elem_type)}"
 
 
 @dataclass(frozen=True)
@@ -66,8 +64,7 @@ def read_signature(source: FileSource) -> GraphSignature:
 
     Raises DecodeError, OSError or ValueError when the file is not an ONNX model (an empty file has no graph).
     """
-    stream = io.BytesIO(source.read()) if source.path is None else str(source.path)
-    loaded = onnx.load(stream, load_external_data=False)
+    loaded = onnx_pb.ModelProto.FromString(source.read())
     if not loaded.HasField("graph"):
         raise ValueError("it holds no graph (an empty file, or not an ONNX model)")
     graph = loaded.graph
@@ -80,7 +77,7 @@ def read_signature(source: FileSource) -> GraphSignature:
     )
 
 
-def _graph_tensor(value: onnx.ValueInfoProto) -> GraphTensor:
+def _graph_tensor(value: onnx_pb.ValueInfoProto) -> GraphTensor:
     tensor_type = value.type.tensor_type
     shape = None
     if tensor_type.HasField("shape"):

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from tritonclient.grpc import model_config_pb2 as mc
-
+from components._internal.schemas import mc
 from components.core.render import effective_backend
 from components.core.validate.backends import is_ensemble
 from components.core.validate.report import Findings, type_name

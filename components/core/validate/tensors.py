@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tritonclient.grpc import model_config_pb2 as mc
-
+from components._internal.schemas import mc
 from components.core.validate.report import Findings, shape_text
 
 WILDCARD = -1
