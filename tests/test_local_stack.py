@@ -253,3 +253,62 @@ def test_make_pulumi_without_a_cli_an_installer_or_go_says_so_in_one_line(tmp_pa
     assert result.stderr.splitlines()[-1].startswith("make pulumi: no Pulumi CLI: none on PATH, the official "
                                                      "installer cannot be downloaded")
     assert not (clone / ".tools").exists()
+
+
+def ask_preprocess(record: ServerRecord, image: np.ndarray) -> np.ndarray:
+    client = httpclient.InferenceServerClient(record.http_url.removeprefix("http://"))
+    request = httpclient.InferInput("IMAGE", list(image.shape), "UINT8")
+    request.set_data_from_numpy(image)
+    return client.infer("preprocess", [request]).as_numpy("PIXELS")
+
+
+def test_a_new_version_that_fails_its_smoke_test_is_rolled_back_and_stays_to_do(deployed: EngineProject) -> None:
+    record = server_record(deployed)
+    image, golden = np.load(deployed.group / "smoke" / "image.npy"), np.load(deployed.group / "smoke" / "pixels.npy")
+    passed_before = deployed.outputs()["smoke_passed"]
+    model = deployed.group / "models" / "preprocess" / "model.py"
+    model.write_text(model.read_text().replace("0.229, 0.224, 0.225", "0.5, 0.5, 0.5"))
+    answers, failures, stop = [], [], threading.Event()
+
+    def keep_asking() -> None:
+        while not stop.is_set():
+            try:
+                answers.append(ask_preprocess(record, image))
+            except Exception as error:  # every failure is the finding
+                failures.append(repr(error))
+
+    asker = threading.Thread(target=keep_asking)
+    asker.start()
+    try:
+        failed = deployed.run("up", "--yes", "--skip-preview", check=False)
+    finally:
+        stop.set()
+        asker.join()
+
+    assert failed.returncode != 0
+    assert "FAIL preprocess/reference_image: output PIXELS:" in failed.output
+    assert f"rolled back: the server serves release {passed_before['repository_sha256'][:12]} again" in failed.output
+    assert failures == [] and len(answers) > 5
+    np.testing.assert_allclose(ask_preprocess(record, image), golden, rtol=1e-6, atol=1e-6)
+    assert server_record(deployed).pid == record.pid
+    assert deployed.outputs()["smoke_passed"] == passed_before
+    still_to_do = deployed.preview()
+    assert still_to_do.ops["vision-example-server"] == "update"
+    assert still_to_do.ops["vision-example-smoke"] == "update"
+
+
+def test_with_rollback_off_a_failing_version_stays_loaded(tmp_path: Path) -> None:
+    project = EngineProject(tmp_path / "project", config={"triton-groups:rollback": "false"})
+    try:
+        project.up()
+        image = np.load(project.group / "smoke" / "image.npy")
+        model = project.group / "models" / "preprocess" / "model.py"
+        model.write_text(model.read_text().replace("0.229, 0.224, 0.225", "0.5, 0.5, 0.5"))
+
+        failed = project.run("up", "--yes", "--skip-preview", check=False)
+
+        assert failed.returncode != 0 and "rolled back" not in failed.output
+        golden = np.load(project.group / "smoke" / "pixels.npy")
+        assert not np.allclose(ask_preprocess(server_record(project), image), golden, rtol=1e-6, atol=1e-6)
+    finally:
+        project.run("destroy", "--yes", "--skip-preview", check=False)

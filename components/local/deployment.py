@@ -39,6 +39,8 @@ class LocalTritonDeploymentArgs:
     deployment_facts: Mapping[str, Any]
     http_port: pulumi.Input[int] | None = None
     protocol: str = "http"
+    rollback: bool = True
+    """Put the server back on the last passing release when the smoke test after an update fails."""
 
 
 class LocalTritonDeployment(pulumi.ComponentResource):
@@ -88,6 +90,8 @@ class LocalTritonDeployment(pulumi.ComponentResource):
                 transport=args.protocol,
                 deployment_id=self.server.pid.apply(str),
                 deployment_facts=args.deployment_facts,
+                rollback={"state_dir": state_dir} if args.rollback else None,
+                artifacts=self.repository.artifacts,
             ),
             pulumi.ResourceOptions(parent=self, depends_on=[self.server]),
         )

@@ -1,7 +1,9 @@
 """The local stack's program: the stack config read, the spec checked, one LocalTritonDeployment made.
 
 Stack config (namespace `triton-groups`): `spec` (required; a path relative to the project),
-`httpPort` (optional), `protocol` (http | grpc, default http), `stateDir` (optional, default
+`httpPort` (optional), `protocol` (http | grpc, default http), `rollback` (default true: a failed smoke test
+puts the last passing release back), `release` and `promotesFrom` (components.stacks.promotion), `stateDir`
+(optional, default
 `.triton-groups/local/<stack>`). A missing or invalid setting, or an invalid spec, stops the program
 with a one-line error naming the stack config key or the spec's problems, never a traceback.
 The stack exports `modelContent`; the next preview or update reads it back through a StackReference to
@@ -47,6 +49,15 @@ def require_setting(config: pulumi.Config, key: str, example: str) -> str:
     return value
 
 
+def rollback_setting(config: pulumi.Config) -> bool:
+    """`rollback` (default true): put the previous release back when the smoke test after an update fails."""
+    try:
+        value = config.get_bool("rollback")
+    except pulumi.ConfigTypeError:
+        raise pulumi.RunError(f"stack config {NAMESPACE}:rollback must be true or false") from None
+    return True if value is None else value
+
+
 def deploy_local(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
     """Deploy the spec the stack config names on a local tritonserver; return the stack outputs to export."""
     spec_path = portable_path(require_setting(config, "spec", "examples/vision/group.yaml"))
@@ -79,7 +90,7 @@ def deploy_local(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
     args = LocalTritonDeploymentArgs(
         spec_input, content=content, cases_sha256=cases_digest(plan.spec), state_dir=state_dir,
         deployment_facts=deployment_facts(plan, "local", None, local_gpu_count()), http_port=http_port,
-        protocol=protocol)
+        protocol=protocol, rollback=rollback_setting(config))
     deployment = LocalTritonDeployment(plan.spec.name, args)
     content = deployment.repository.content
     previous = previous_outputs()

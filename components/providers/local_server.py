@@ -21,7 +21,7 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, Resou
 from components.core.plan import load_plan
 from components.core.runtime import LocalServer, ServerRecord, is_serving, remove_state, stop, sync
 from components.core.runtime.state import is_recorded_process
-from components.providers.diffing import changed_keys
+from components.providers.diffing import changed_keys, is_unknown
 from components.providers.paths import portable_path, resolve_path
 from components.providers.problems import DeploymentError
 
@@ -88,12 +88,16 @@ class LocalTritonServerProvider(ResourceProvider):
         return CreateResult(f"tritonserver-{outputs['pid']}", outputs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        """Replace a server that is gone or moves; reload when the models asked for differ from what the server
+        records it serves (a rollback after a failed smoke test put earlier models back)."""
         restart = changed_keys(olds, news, RESTART_KEYS)
-        if not restart and live_record(olds) is None:
+        record = None if restart else live_record(olds)
+        if not restart and record is None:
             restart = ["pid"]
         if restart:
             return DiffResult(changes=True, replaces=restart, delete_before_replace=True)
-        return DiffResult(changes=bool(changed_keys(olds, news, SYNC_KEYS)))
+        serves_other = not is_unknown(news.get("models")) and dict(record.models) != dict(news.get("models") or {})
+        return DiffResult(changes=serves_other or bool(changed_keys(olds, news, SYNC_KEYS)))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         record = live_record(olds)

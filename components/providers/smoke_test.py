@@ -30,6 +30,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from components.core.problems import UserError
 from components.core.smoke.transport import Transport
 from components.core.spec import load_spec
 from components.providers.diffing import changed_keys, is_unknown
@@ -79,10 +80,36 @@ def run_smoke_test(props: Mapping[str, Any]) -> dict[str, Any]:
         report = run_smoke(spec, transport)
     finally:
         transport.close()
+    rollback = props.get("rollback")
     if not report.passed:
-        raise SmokeTestFailed(report.summary())
+        raise SmokeTestFailed(report.summary() + (roll_back_local(rollback["state_dir"]) if rollback else ""))
     passed_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    if rollback:
+        from components.core.runtime.passed import keep_passed
+
+        artifacts = [resolve_path(artifact["path"]) for artifact in props.get("artifacts") or []]
+        keep_passed(resolve_path(rollback["state_dir"]), artifacts, props["repository_sha256"], passed_at)
     return {**props, "passed": True, "passed_at": passed_at, "summary": report.summary(), "report": report.to_json()}
+
+
+def roll_back_local(state_dir: str) -> str:
+    """Put the local server back on its last passing release; the sentence saying what happened, for the error."""
+    from components.core.runtime import ServerRecord
+    from components.core.runtime.passed import roll_back
+
+    record = ServerRecord.find(resolve_path(state_dir))
+    if record is None:
+        return f"\nno local server is recorded in {state_dir}: nothing was rolled back"
+    try:
+        done = roll_back(record)
+    except UserError as exc:
+        return f"\nrolling back failed, the failing models stay loaded: {exc}"
+    if done is None:
+        return "\nno earlier release passed here, so nothing was rolled back: the failing models stay loaded"
+    reloaded = ", ".join((*done.sync.loaded, *done.sync.reloaded, *done.sync.unloaded)) or "no model"
+    return (f"\nrolled back: the server serves release {done.release.repository_sha256[:12]} again (passed "
+            f"{done.release.passed_at}; reloaded {reloaded}); the next `pulumi up` tries this change again "
+            "(stack config triton-groups:rollback: false keeps a failing change serving)")
 
 
 class InferenceSmokeTestProvider(ResourceProvider):
@@ -124,6 +151,11 @@ class InferenceSmokeTestArgs:
     """Identifies the serving process or deployment (a pid, an OCID): a new one runs the test again."""
     transport_options: pulumi.Input[Mapping[str, str]] = field(default_factory=dict)
     """Non-secret settings for the transport's factory (e.g. an OCI config profile name)."""
+    rollback: Mapping[str, str] | None = None
+    """{"state_dir": ...} of a local server: a passing run keeps its artifacts there, a failing run puts the server
+    back on them before the update fails (components.core.runtime.passed). None: no rollback."""
+    artifacts: pulumi.Input[list[dict[str, Any]]] | None = None
+    """The repository's `artifacts` output: what a passing run keeps for a rollback."""
     deployment_facts: pulumi.Input[Mapping[str, Any]] | None = None
     """What the group promises (`components.core.facts.deployment_facts`), recorded for the policy pack; it
     does not run the test again (the cases' digest does)."""
@@ -153,6 +185,8 @@ class InferenceSmokeTest(Resource, module="triton", name="InferenceSmokeTest"):
             "repository_sha256": args.repository_sha256,
             "deployment_id": args.deployment_id,
             "deployment_facts": args.deployment_facts,
+            "rollback": args.rollback,
+            "artifacts": args.artifacts,
             "passed": None,
             "passed_at": None,
             "summary": None,

@@ -1,38 +1,32 @@
 """The repository folder a local server reads (laid out whole by `plan.materialize`), updated one model at a time.
 
-Each model has a digest over its files (paths, bytes, executable bits, empty folders; the config is
-one of the files), so an update rewrites only the models whose digest changed. A changed model
+Each model has its content digest (components.core.content: paths, sha256s and modes of its files and empty
+folders, the config among them), so an update rewrites only the models whose digest changed. A changed model
 folder is written completely beside the served one and swapped in by rename; the previous folder is
 kept until Triton has loaded the new one, so a failed load can put it back.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from components.core.plan import ModelPlan, RepositoryPlan, materialize
+from components.core.content import content_of, model_digests
+from components.core.hashcache import HashCache
+from components.core.package import plan_manifest
+from components.core.plan import RepositoryPlan, materialize
 
 
-def model_digest(model: ModelPlan) -> str:
-    """sha256 over everything Triton reads from the model's folder; equal digests mean equal folders."""
-    digest = hashlib.sha256()
-    for rel, source in sorted(model.files.items()):
-        data = source.read()
-        digest.update(f"file\0{rel}\0{int(source.executable)}\0{len(data)}\0".encode())
-        digest.update(data)
-    for rel in sorted(model.empty_dirs):
-        digest.update(f"dir\0{rel}\0".encode())
-    return digest.hexdigest()
-
-
-def plan_digests(plan: RepositoryPlan) -> dict[str, str]:
-    """Every model's digest, by name (sorted)."""
-    return {name: model_digest(plan.models[name]) for name in sorted(plan.models)}
+def plan_digests(plan: RepositoryPlan, cache: HashCache | None = None) -> dict[str, str]:
+    """Every model's content digest (`components.core.content.model_digest`), by name, hashing only what `cache`
+    does not know: the same digests the Pulumi layer gives the server, so both tell the same models apart."""
+    digests = model_digests(content_of(plan_manifest(plan, cache)))
+    if cache is not None:
+        cache.save()
+    return digests
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,8 @@ from pathlib import Path
 from types import TracebackType
 
 from components._internal.atomic import remove_empty_folders
+from components.core.hashcache import HashCache
+from components.core.package import CACHE_NAME
 from components.core.plan import RepositoryPlan, materialize, plan_from_folder
 from components.core.problems import Problem, UserError
 from components.core.runtime import triton_api
@@ -52,6 +54,7 @@ from components.core.runtime.local_repository import (
 from components.core.runtime.lock import LOCK_NAME, LOCK_TIMEOUT_S, state_lock
 from components.core.runtime.shim import shim_plan
 from components.core.runtime.state import (
+    PASSED_DIR,
     ServerRecord,
     is_recorded_process,
     process_group_members,
@@ -304,9 +307,15 @@ def remove_state(state_dir: Path) -> None:
                                     "it first (`triton-groups stop --state-dir ...`)", "runtime.still_running"))
         if record is not None:
             record.forget()
-        for name in (SERVER_LOG, LOCK_NAME):
+        shutil.rmtree(state_dir / PASSED_DIR, ignore_errors=True)
+        for name in (SERVER_LOG, LOCK_NAME, CACHE_NAME):
             (state_dir / name).unlink(missing_ok=True)
     remove_empty_folders(state_dir)
+
+
+def _hash_cache(state_dir: Path) -> HashCache:
+    """The state folder's hash cache: model digests cost a `stat` per unchanged file."""
+    return HashCache(state_dir / CACHE_NAME)
 
 
 def _replaced(record: ServerRecord) -> bool:
@@ -344,7 +353,7 @@ def _sync_locked(given: ServerRecord, plan: RepositoryPlan, load_timeout_s: floa
                                 "one recorded here (another process stopped or replaced it meanwhile); stop it, "
                                 "then start it again", "runtime.not_recorded"))
     shim = shim_plan(plan)
-    desired = plan_digests(shim.plan)
+    desired = plan_digests(plan, _hash_cache(record.state_dir))
     current = dict(record.models)
     index = triton_api.repository_index(record.http_url)
     added = sorted(set(desired) - set(current))
@@ -443,7 +452,7 @@ def _launch_locked(plan: RepositoryPlan, state_dir: Path, wanted: Ports, *, deta
         ]
         if failures:
             raise UserError(failures)
-        record = record.with_models(plan_digests(shim.plan), shim.shimmed)
+        record = record.with_models(plan_digests(plan, _hash_cache(state_dir)), shim.shimmed)
         record.save()
     except BaseException:
         _stop_locked(record)

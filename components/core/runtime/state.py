@@ -19,6 +19,8 @@ from components._internal.atomic import write_bytes_atomic
 from components.core.problems import Problem, UserError
 
 RECORD_NAME = "server.json"
+PASSED_DIR = "passed"
+"""The last passing release's artifacts, kept for a rollback (components.core.runtime.passed)."""
 RECORD_FORMAT = 1
 LOCAL_STATE_ROOT = Path(".triton-groups") / "local"
 """Where a project keeps its local servers' state folders, relative to the project folder."""
