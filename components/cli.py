@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from components.core.problems import Problem, UserError, errors
+from components.stacks.preview_commands import add_preview_parser
 from components.stacks.release_commands import add_release_parser
 
 if TYPE_CHECKING:
@@ -306,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     junit.set_defaults(handler=_junit)
 
     add_release_parser(commands)
+    add_preview_parser(commands)
 
     serve = commands.add_parser("serve", help="serve a spec or a repository on a local tritonserver")
     serve.add_argument("source", metavar="SPEC_OR_REPO")

@@ -14,7 +14,8 @@ releases pin, and what decides whether a local server reloads a model:
   strings (size and mode unknown), so an older stack's state and outputs still compare;
 - `file_sha256s(content)`: {model: {path: sha256}}, for messages and the older readers;
 - `cases_digest(spec)`: one sha256 over the spec file and every .npy its smoke cases read (equal digests, equal
-  cases), which decides when the smoke test runs again.
+  cases), which decides when the smoke test runs again; `case_digests(spec)` one per case, {model: {case:
+  sha256}}, so a preview says which case changed.
 """
 
 from __future__ import annotations
@@ -100,3 +101,20 @@ def cases_digest(spec: GroupSpec) -> str:
         digest.update(f"\0{relative}\0".encode())
         digest.update(path.read_bytes() if path.is_file() else b"\0missing")
     return digest.hexdigest()
+
+
+def case_digests(spec: GroupSpec) -> dict[str, dict[str, str]]:
+    """{model: {case: sha256 over the case as written and the bytes of every .npy it reads}}."""
+    found: dict[str, dict[str, str]] = {}
+    for model in spec.models:
+        cases = {}
+        for case in model.smoke:
+            digest = hashlib.sha256(json.dumps(case.model_dump(mode="json"), sort_keys=True).encode())
+            for given in (*case.inputs.values(), *case.expect.values()):
+                if given.npy:
+                    path = spec.resolve(given.npy)
+                    digest.update(f"\0{given.npy}\0".encode())
+                    digest.update(path.read_bytes() if path.is_file() else b"\0missing")
+            cases[case.name] = digest.hexdigest()
+        found[model.name] = cases
+    return dict(sorted(found.items()))

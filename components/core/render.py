@@ -7,8 +7,12 @@ string templates, so a rendered config is valid against Triton's schema by const
 from __future__ import annotations
 
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
 
-from google.protobuf import text_format
+if TYPE_CHECKING:
+    from components.core.plan import RepositoryPlan
+
+from google.protobuf import json_format, text_format
 
 from components._internal.schemas import mc
 from components.core.problems import Problem, UserError
@@ -33,6 +37,18 @@ def parse_config(text: str) -> mc.ModelConfig:
 def config_text(config: mc.ModelConfig) -> str:
     """The canonical config.pbtxt text of `config` (stable: render -> parse -> render is identical)."""
     return text_format.MessageToString(config)
+
+
+def config_dict(config: mc.ModelConfig) -> dict[str, Any]:
+    """`config` as plain data (field names as in config.pbtxt, enums by name, defaults left out): what the state
+    records and a preview compares field by field."""
+    return json_format.MessageToDict(config, preserving_proto_field_name=True)
+
+
+def config_dicts(plan: RepositoryPlan) -> dict[str, dict[str, Any]]:
+    """{model: `config_dict` of its config} for every model of `plan` whose config parses, by name."""
+    return {name: config_dict(model.config) for name, model in sorted(plan.models.items())
+            if model.config is not None}
 
 
 def effective_backend(config: mc.ModelConfig) -> str:

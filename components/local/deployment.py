@@ -34,7 +34,9 @@ class LocalTritonDeploymentArgs:
 
     spec_path: pulumi.Input[str]
     content: pulumi.Input[Content]
+    configs: Mapping[str, Any]
     cases_sha256: str
+    cases: Mapping[str, Mapping[str, str]]
     state_dir: str
     deployment_facts: Mapping[str, Any]
     http_port: pulumi.Input[int] | None = None
@@ -66,7 +68,7 @@ class LocalTritonDeployment(pulumi.ComponentResource):
         state_dir = args.state_dir
         self.repository = TritonModelRepository(
             f"{name}-repository",
-            TritonModelRepositoryArgs(args.spec_path, args.content, f"{state_dir}/artifacts"),
+            TritonModelRepositoryArgs(args.spec_path, args.content, f"{state_dir}/artifacts", configs=args.configs),
             pulumi.ResourceOptions(parent=self),
         )
         self.server = LocalTritonServer(
@@ -87,6 +89,7 @@ class LocalTritonDeployment(pulumi.ComponentResource):
                 endpoint=self.endpoint,
                 repository_sha256=self.repository.repository_sha256,
                 cases_sha256=args.cases_sha256,
+                cases=args.cases,
                 transport=args.protocol,
                 deployment_id=self.server.pid.apply(str),
                 deployment_facts=args.deployment_facts,

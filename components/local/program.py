@@ -16,12 +16,13 @@ from typing import Any
 
 import pulumi
 
-from components.core.content import cases_digest
+from components.core.content import case_digests, cases_digest
 from components.core.facts import deployment_facts, local_gpu_count
 from components.core.package import plan_content
 from components.core.plan import load_plan
 from components.core.problems import UserError, errors
 from components.core.release import Built
+from components.core.render import config_dicts
 from components.core.validate import validate_plan
 from components.local.deployment import PROTOCOLS, LocalTritonDeployment, LocalTritonDeploymentArgs
 from components.providers.diffing import CONTENT_OUTPUT, log_model_changes, previous_outputs
@@ -88,7 +89,8 @@ def deploy_local(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
         gate_promotion(promotion, Built(plan.spec.name, content, repository_sha256))
         spec_input = checked_on_source_stack(promotion).apply(lambda _: spec_path)
     args = LocalTritonDeploymentArgs(
-        spec_input, content=content, cases_sha256=cases_digest(plan.spec), state_dir=state_dir,
+        spec_input, content=content, configs=config_dicts(plan), cases_sha256=cases_digest(plan.spec),
+        cases=case_digests(plan.spec), state_dir=state_dir,
         deployment_facts=deployment_facts(plan, "local", None, local_gpu_count()), http_port=http_port,
         protocol=protocol, rollback=rollback_setting(config))
     deployment = LocalTritonDeployment(plan.spec.name, args)

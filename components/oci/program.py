@@ -38,13 +38,14 @@ from typing import Any
 import pulumi
 import pulumi_oci as oci
 
-from components.core.content import cases_digest
+from components.core.content import case_digests, cases_digest
 from components.core.oci.command import container_environment, triton_command
 from components.core.oci.dockerfile import backends_for, render_dockerfile
 from components.core.oci.names import ResourceNames, resource_names
 from components.core.oci.settings import OciSettings
 from components.core.oci.updates import option_fingerprint
 from components.core.package import REPOSITORY_ARTIFACT, plan_content
+from components.core.render import config_dicts
 from components.core.spec import GroupSpec
 from components.oci.catalog import CatalogModel, CatalogModelArgs, ObjectStorageUpload
 from components.oci.deployment import LogNames, TritonModelDeployment, TritonModelDeploymentArgs
@@ -82,7 +83,8 @@ def deploy_oci(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
     content, _ = plan_content(checked.plan, resolve_path(out_dir))
     repository = TritonModelRepository(
         "repository", TritonModelRepositoryArgs(spec_path=portable_path(settings.spec), content=content,
-                                                out_dir=out_dir, layout=settings.layout)
+                                                out_dir=out_dir, layout=settings.layout,
+                                                configs=config_dicts(checked.plan))
     )
     artifact_names = [REPOSITORY_ARTIFACT] if settings.layout == "single" else checked.models
     artifacts, ready = _artifacts(repository, previous, settings, artifact_names)
@@ -125,6 +127,7 @@ def deploy_oci(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
             endpoint=deployment.model_deployment_url,
             repository_sha256=repository.repository_sha256,
             cases_sha256=cases_digest(spec),
+            cases=case_digests(spec),
             transport="oci",
             deployment_id=deployment.model_deployment_id,
             transport_options=deployment.model_deployment_id.apply(

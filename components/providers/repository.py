@@ -146,6 +146,9 @@ class TritonModelRepositoryArgs:
     out_dir: pulumi.Input[str]
     """Where the zips and the hash cache live, e.g. `.triton-groups/local/<stack>/artifacts`."""
     layout: pulumi.Input[str] = "single"
+    configs: Mapping[str, Any] | None = None
+    """{model: its config as data (`render.config_dict`)}, recorded so that a preview names the config fields that
+    change; a change also changes config.pbtxt's sha256 in `content`, which is what rebuilds."""
 
 
 class TritonModelRepository(Resource, module="triton", name="TritonModelRepository"):
@@ -165,6 +168,7 @@ class TritonModelRepository(Resource, module="triton", name="TritonModelReposito
             "layout": args.layout,
             "out_dir": pulumi.Output.from_input(args.out_dir).apply(portable_path),
             "content": args.content,
+            "configs": args.configs,
             "artifacts": None,
             "repository_sha256": None,
             "manifest": None,

@@ -146,6 +146,8 @@ class InferenceSmokeTestArgs:
     repository_sha256: pulumi.Input[str]
     cases_sha256: pulumi.Input[str]
     """`components.core.content.cases_digest` of the spec: a change runs the cases again."""
+    cases: Mapping[str, Mapping[str, str]] | None = None
+    """{model: {case: digest}} (`content.case_digests`), recorded so that a preview names the cases that change."""
     transport: pulumi.Input[str] = "http"
     deployment_id: pulumi.Input[str] | None = None
     """Identifies the serving process or deployment (a pid, an OCID): a new one runs the test again."""
@@ -179,6 +181,7 @@ class InferenceSmokeTest(Resource, module="triton", name="InferenceSmokeTest"):
         props = {
             "spec_path": pulumi.Output.from_input(args.spec_path).apply(portable_path),
             "cases_sha256": args.cases_sha256,
+            "cases": args.cases,
             "endpoint": args.endpoint,
             "transport": args.transport,
             "transport_options": args.transport_options,

@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +35,13 @@ def pulumi_executable(project: Path) -> str:
                             "pulumi` (or install Pulumi) first", "pulumi.missing"))
 
 
-def run_pulumi(project: Path, args: Sequence[str], stack: str | None = None, *, allow_failure: bool = False
-               ) -> subprocess.CompletedProcess[str]:
+def run_pulumi(project: Path, args: Sequence[str], stack: str | None = None, *, allow_failure: bool = False,
+               env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """`pulumi ARGS [--stack STACK]` in `project`, non-interactive; UserError when it fails (unless allowed)."""
     command = [pulumi_executable(project), *args, "--non-interactive", "--color", "never"]
     if stack is not None:
         command += ["--stack", stack]
-    env = {**os.environ, "PULUMI_SKIP_UPDATE_CHECK": "true"}
+    env = {**os.environ, "PULUMI_SKIP_UPDATE_CHECK": "true", **(env or {})}
     tools = project / TOOLS_BIN
     if tools.is_dir():
         env["PATH"] = f"{tools}{os.pathsep}{env.get('PATH', '')}"
@@ -99,3 +99,20 @@ def project_name(project: Path) -> str:
         if line.startswith("name:"):
             return line.split(":", 1)[1].strip().strip("'\"")
     raise UserError(Problem(str(project / "Pulumi.yaml"), "name", "is missing", "pulumi.project"))
+
+
+def preview_events(project: Path, stack: str, extra_args: Sequence[str] = ()) -> tuple[list[dict[str, Any]], str]:
+    """The engine events of `pulumi preview` on `stack` (streamed JSON), and the CLI's error line if it failed."""
+    result = run_pulumi(project, ["preview", "--json", *extra_args], stack, allow_failure=True,
+                        env={"PULUMI_ENABLE_STREAMING_JSON_PREVIEW": "true"})
+    events = []
+    for line in result.stdout.splitlines():
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(event, dict):
+            events.append(event)
+    if not events and result.returncode != 0:
+        raise UserError(Problem(_where(stack), "", f"`pulumi preview` failed: {_reason(result)}", "pulumi.failed"))
+    return events, "" if result.returncode == 0 else _reason(result)
