@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv test lint pulumi policies up down demo stop bench clean
+.PHONY: venv test lint pulumi policies up down release demo stop bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 lint: venv
-	$(VENV)/bin/ruff check components infra tests bench examples
+	$(VENV)/bin/ruff check components infra tests bench examples policies
+	@bash tools/actionlint.sh
 
 # The tests run the local stack through the real Pulumi CLI: `make pulumi` provides it (built once per machine).
 test: lint pulumi policies
@@ -33,11 +34,17 @@ $(POLICY_STAMP): policies/requirements.txt
 
 policies: $(POLICY_STAMP)
 
+STACK ?= local
+
 up: venv
-	@bash scripts/local-stack.sh up
+	@STACK="$(STACK)" bash scripts/local-stack.sh up
 
 down: venv
-	@bash scripts/local-stack.sh down
+	@STACK="$(STACK)" bash scripts/local-stack.sh down
+
+# The release the local stack serves, for trying promotion here: `make up`, `make release`, `make up STACK=local-prod`.
+release: venv
+	@STACK="$(STACK)" bash scripts/local-stack.sh release
 
 demo: venv
 	$(VENV)/bin/triton-groups demo examples/vision/group.yaml

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from components.core.problems import Problem, UserError, errors
 from components.stacks.preview_commands import add_preview_parser
 from components.stacks.release_commands import add_release_parser
+from components.stacks.stack_files import add_validate_stacks_parser
 
 if TYPE_CHECKING:
     from components.core.plan import RepositoryPlan
@@ -308,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_release_parser(commands)
     add_preview_parser(commands)
+    add_validate_stacks_parser(commands)
 
     serve = commands.add_parser("serve", help="serve a spec or a repository on a local tritonserver")
     serve.add_argument("source", metavar="SPEC_OR_REPO")

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make up` / `make down`: the local stack through the real Pulumi CLI that `make pulumi` provides.
 #
-# - `up` deploys the example group on a real tritonserver (`pulumi up` on the stack `local`), then prints the
-#   endpoint and the smoke report; `down` destroys it (`pulumi destroy`): no server and no state folder remain.
+# - `up` deploys the example group on a real tritonserver (`pulumi up` on the stack `local`, or STACK), then prints
+#   the endpoint and the smoke report; `down` destroys it (`pulumi destroy`): no server and no state folder remain;
+#   `release` writes the release that STACK serves to releases/STACK.json (`triton-groups release create`).
 # - The state lives in .pulumi-state/ inside the project (a file backend, no Pulumi Cloud account), through
 #   PULUMI_BACKEND_URL, so the user's own `pulumi login` is left alone.
 # - The local stack holds no secret: its passphrase is empty unless PULUMI_CONFIG_PASSPHRASE is already set.
@@ -14,9 +15,9 @@ cd "$(dirname "$0")/.."
 ACTION="${1:-}"
 STACK="${STACK:-local}"
 case "$ACTION" in
-    up | down) ;;
+    up | down | release) ;;
     *)
-        echo "usage: scripts/local-stack.sh up|down" >&2
+        echo "usage: scripts/local-stack.sh up|down|release" >&2
         exit 2
         ;;
 esac
@@ -32,6 +33,10 @@ export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-}"
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 mkdir -p .pulumi-state
+
+if [ "$ACTION" = release ]; then
+    exec .venv/bin/triton-groups release create --from-stack "$STACK" --out "releases/$STACK.json"
+fi
 
 if [ "$ACTION" = down ]; then
     if ! pulumi stack select "$STACK" >/dev/null 2>&1; then
