@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
 from components.core.plan import load_plan
 from components.core.runtime import LocalServer, ServerRecord, is_serving, remove_state, stop, sync
 from components.core.runtime.state import is_recorded_process
+from components.providers.base import TritonProvider
 from components.providers.diffing import changed_keys, is_unknown
 from components.providers.paths import portable_path, resolve_path
 from components.providers.problems import DeploymentError
@@ -78,13 +79,14 @@ def start_server(props: Mapping[str, Any]) -> dict[str, Any]:
     return _outputs(props, record, {"loaded": sorted(record.models), "reloaded": [], "unloaded": []})
 
 
-class LocalTritonServerProvider(ResourceProvider):
+class LocalTritonServerProvider(TritonProvider):
     """Starts, syncs and stops a detached local tritonserver through the core runtime."""
 
-    serialize_as_secret_always = False
+    def outputs(self, props: dict[str, Any]) -> dict[str, Any]:
+        return start_server(props)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        outputs = start_server(props)
+        outputs = self.outputs(props)
         return CreateResult(f"tritonserver-{outputs['pid']}", outputs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:

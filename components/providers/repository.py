@@ -15,7 +15,6 @@ needs the file calls `ensure_artifacts`, which rebuilds it from the same inputs 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +24,8 @@ import pulumi
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
-    CreateResult,
     DiffResult,
-    ReadResult,
     Resource,
-    ResourceProvider,
-    UpdateResult,
 )
 
 from components._internal.atomic import remove_empty_folders
@@ -40,6 +35,7 @@ from components.core.hashcache import HashCache
 from components.core.package import CACHE_NAME, LAYOUTS, BuildResult, build_artifacts
 from components.core.plan import load_plan
 from components.core.problems import Problem, UserError
+from components.providers.base import TritonProvider
 from components.providers.diffing import changed_keys, is_unknown
 from components.providers.paths import portable_path, project_root, resolve_path
 from components.providers.problems import DeploymentError
@@ -95,19 +91,19 @@ def build_outputs(props: Mapping[str, Any]) -> dict[str, Any]:
     return {**props, "artifacts": artifacts, "repository_sha256": result.repository_sha256, "manifest": manifest}
 
 
-class TritonModelRepositoryProvider(ResourceProvider):
+class TritonModelRepositoryProvider(TritonProvider):
     """Builds on create and on a content, layout or folder change; deletes the recorded artifacts on delete."""
 
-    serialize_as_secret_always = False
+    id_prefix = "repository"
+
+    def outputs(self, props: dict[str, Any]) -> dict[str, Any]:
+        return build_outputs(props)
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         layout = news.get("layout")
         if is_unknown(layout) or layout in LAYOUTS:
             return CheckResult(news, [])
         return CheckResult(news, [CheckFailure("layout", f"layout is one of {', '.join(LAYOUTS)}, not {layout!r}")])
-
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(f"repository-{uuid.uuid4().hex[:12]}", build_outputs(props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """A rebuild when a file's bytes or mode, the layout or the folder changed; content recorded by an older
@@ -117,12 +113,6 @@ class TritonModelRepositoryProvider(ResourceProvider):
         if not content_known or model_changes(olds.get("content") or {}, news.get("content") or {}):
             changed.append("content")
         return DiffResult(changes=bool(changed))
-
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(build_outputs(news))
-
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        return ReadResult(id_, props)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Delete the recorded artifacts, their manifests and the hash cache, then the folders left empty."""

@@ -13,7 +13,6 @@ adds its own factory there (OCI adds `oci`); the checks and the report do not ch
 from __future__ import annotations
 
 import datetime
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,18 +21,14 @@ import pulumi
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
-    CreateResult,
-    DiffResult,
-    ReadResult,
     Resource,
-    ResourceProvider,
-    UpdateResult,
 )
 
 from components.core.problems import UserError
 from components.core.smoke.transport import Transport
 from components.core.spec import load_spec
-from components.providers.diffing import changed_keys, is_unknown
+from components.providers.base import TritonProvider
+from components.providers.diffing import is_unknown
 from components.providers.paths import portable_path, resolve_path
 from components.providers.problems import DeploymentError
 
@@ -112,10 +107,14 @@ def roll_back_local(state_dir: str) -> str:
             "(stack config triton-groups:rollback: false keeps a failing change serving)")
 
 
-class InferenceSmokeTestProvider(ResourceProvider):
+class InferenceSmokeTestProvider(TritonProvider):
     """Runs the smoke cases on create and on update; nothing to read back or delete: the test is a record."""
 
-    serialize_as_secret_always = False
+    id_prefix = "smoke"
+    rerun_keys = RERUN_KEYS
+
+    def outputs(self, props: dict[str, Any]) -> dict[str, Any]:
+        return run_smoke_test(props)
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         transport = news.get("transport")
@@ -123,18 +122,6 @@ class InferenceSmokeTestProvider(ResourceProvider):
             return CheckResult(news, [])
         known = ", ".join(sorted(TRANSPORTS))
         return CheckResult(news, [CheckFailure("transport", f"unknown transport {transport!r}; use one of {known}")])
-
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(f"smoke-{uuid.uuid4().hex[:12]}", run_smoke_test(props))
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return DiffResult(changes=bool(changed_keys(olds, news, RERUN_KEYS)))
-
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(run_smoke_test(news))
-
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        return ReadResult(id_, props)
 
 
 @dataclass(frozen=True)
