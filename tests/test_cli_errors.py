@@ -254,9 +254,9 @@ MISTAKES = [
     pytest.param(empty_onnx_file, 1, "1/model.onnx is not a readable ONNX model: it holds no graph",
                  id="validate-empty-onnx"),
     pytest.param(dangling_model_link, 1, "is a broken symbolic link: its target", id="validate-dangling-link"),
-    pytest.param(fifo_in_a_model_folder, 1, "is not a regular file (a device, FIFO or socket), so it cannot be "
+    pytest.param(fifo_in_a_model_folder, 1, "is a FIFO (named pipe), not a regular file, so it cannot be "
                  "served; remove it", id="validate-fifo-in-a-model"),
-    pytest.param(a_device, 1, "is not a regular file or folder", id="validate-a-device"),
+    pytest.param(a_device, 1, "is a character device, not a regular file or a folder", id="validate-a-device"),
     pytest.param(smoke_npy_not_numpy, 1, "smoke/image.npy is not a .npy file (no NumPy header)",
                  id="validate-npy-not-numpy"),
     pytest.param(smoke_npy_truncated, 1, "smoke/image.npy is not a readable .npy file", id="demo-npy-truncated"),
@@ -370,14 +370,14 @@ def test_a_python_model_that_cannot_be_read_is_named(
 ) -> None:
     repo = one_model_repository(tmp_path)
     model = repo / "m" / "1" / "model.py"
-    reading = Path.read_bytes
+    opening = os.open
 
-    def read_bytes(path: Path) -> bytes:
-        if path == model:
+    def open_(path: os.PathLike[str] | str, flags: int, *args: int) -> int:
+        if Path(path) == model:
             raise refused(path)
-        return reading(path)
+        return opening(path, flags, *args)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(os, "open", open_)
 
     code, _, err = run(["validate", str(repo)], capsys)
 

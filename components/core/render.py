@@ -23,6 +23,8 @@ from components.core.spec import (
 
 EXECUTION_ENV_PARAMETER = "EXECUTION_ENV_PATH"
 PYTHON_STUB_NAME = "triton_python_backend_stub"
+MAX_CONFIG_BYTES = 16 << 20
+"""The largest config.pbtxt read (Triton's own are kilobytes; a large one holds an ensemble or warmup data)."""
 
 
 def parse_config(text: str) -> mc.ModelConfig:
@@ -54,7 +56,7 @@ def model_filename(config: mc.ModelConfig) -> str | None:
 
 
 def execution_env_path(env_file: str) -> str:
-    """The EXECUTION_ENV_PATH value for a conda-pack file placed at env/<file> (seed 000)."""
+    """The EXECUTION_ENV_PATH value for a conda-pack file placed at env/<file>."""
     return f"$$TRITON_MODEL_DIRECTORY/env/{PurePosixPath(env_file).name}"
 
 
@@ -108,7 +110,7 @@ def render_config(model: ModelSpec, spec: GroupSpec) -> mc.ModelConfig:
         try:
             text_format.Merge(model.extra_config, config)
         except text_format.ParseError as exc:
-            index = spec.models.index(model)
+            index = spec.index_of(model)
             raise UserError(Problem(
                 spec.shown_path, f"models[{model.name}].extra_config",
                 f"not valid config.pbtxt text for Triton's schema: {exc}", "spec.extra_config",

@@ -30,8 +30,9 @@ from pydantic import (
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 from tritonclient.grpc import model_config_pb2 as mc
 
-from components._internal.yaml_lines import line_of, load_with_lines
+from components._internal.yaml_lines import YAMLRefused, line_of, load_with_lines
 from components.core.problems import Problem, UserError
+from components.core.source_files import NotUsable, located, read_file
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 NAME_RULE = (
@@ -101,6 +102,8 @@ ModelName = Annotated[str, AfterValidator(_check_name)]
 VersionNumber = Annotated[int, AfterValidator(_check_version)]
 """A model version: Triton's numeric version folder, 1 or more."""
 RelativePath = Annotated[str, Field(min_length=1, description="a path relative to the spec file")]
+MAX_SPEC_BYTES = 64 << 20
+"""The largest spec file read: a spec of 8,000 models is about 10 MB."""
 
 
 class StrictModel(BaseModel):
@@ -287,7 +290,7 @@ class VersionPolicySpec(RuledModel):
 
 
 class PythonSpec(StrictModel):
-    """Python-backend extras (seed 000): a conda-pack environment and a custom backend stub."""
+    """Python-backend extras: a conda-pack environment and a custom backend stub."""
 
     execution_env: RelativePath | None = Field(
         None, description="a conda-pack tar.gz, placed at env/<file> in the model folder"
@@ -466,6 +469,11 @@ class ModelSpec(RuledModel):
     versions: dict[VersionNumber, RelativePath] = Field(
         default_factory=dict, description="version number -> model file or folder"
     )
+    allow_links_to: list[RelativePath] = Field(
+        default_factory=list,
+        description="folders outside this model's own source folders that symbolic links among its files may point "
+        "into (by default a link is followed only when it stays inside the folders the model's paths name)",
+    )
     default_model_filename: str | None = None
     max_batch_size: int = Field(0, ge=0)
     inputs: list[InputSpec] = Field(default_factory=list)
@@ -503,6 +511,7 @@ class GroupSpec(StrictModel):
     _source: Path = PrivateAttr(default=Path("group.yaml"))
     _shown: str = PrivateAttr(default="group.yaml")
     _lines: dict[tuple[Any, ...], int] = PrivateAttr(default_factory=dict)
+    _positions: dict[int, int] = PrivateAttr(default_factory=dict)
 
     @property
     def source(self) -> Path:
@@ -524,6 +533,16 @@ class GroupSpec(StrictModel):
                 return model
         raise KeyError(name)
 
+    def index_of(self, model: ModelSpec) -> int:
+        """The position of `model` (this very object) in `models`, for its spec lines; constant time.
+
+        Not `models.index`: that compares whole models field by field, which made a spec of thousands
+        of models take minutes.
+        """
+        if len(self._positions) != len(self.models):
+            self._positions = {id(given): index for index, given in enumerate(self.models)}
+        return self._positions[id(model)]
+
     def line(self, *path: Any) -> int | None:
         """The spec line of a field path such as ('models', 0, 'versions', 1)."""
         return line_of(self._lines, path)
@@ -533,23 +552,13 @@ def load_spec(path: Path | str) -> GroupSpec:
     """Load and check a spec file; raise UserError listing every problem, each with its line."""
     path = Path(path)
     shown = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        missing = Problem(shown, "", "no such file; give the path of a group spec (YAML)", "spec.missing")
-        raise UserError(missing) from None
-    except IsADirectoryError:
-        specs = sorted(str(found) for suffix in ("yaml", "yml") for found in path.glob(f"*.{suffix}"))
-        raise UserError(Problem(shown, "", "is a folder; give the group spec file (YAML) itself"
-                                f"{f', e.g. {specs[0]}' if specs else ''}", "spec.folder")) from None
-    except UnicodeDecodeError as exc:
-        raise UserError(Problem(shown, "", f"is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
-                                f"{exc.start}); save it as UTF-8", "spec.encoding")) from None
-    except OSError as exc:
-        raise UserError(Problem(shown, "", f"cannot read the file ({(exc.strerror or str(exc)).lower()}); make it "
-                                "readable by this user", "spec.unreadable")) from None
+    text = _spec_text(path, shown)
     try:
         data, lines = load_with_lines(text)
+    except YAMLRefused as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise UserError(Problem(shown, field_path(exc.path, None), f"refused: {exc.problem}", "spec.yaml_refused",
+                                line=line)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         reason = getattr(exc, "problem", None) or str(exc)
@@ -578,9 +587,33 @@ def load_spec(path: Path | str) -> GroupSpec:
     return spec
 
 
+def _spec_text(path: Path, shown: str) -> str:
+    """The spec file's text; UserError when it is not a readable UTF-8 regular file of at most MAX_SPEC_BYTES."""
+    try:
+        data = read_file(path, MAX_SPEC_BYTES, "a group spec")
+    except NotUsable as exc:
+        if exc.code == "missing":
+            raise UserError(Problem(shown, "", "no such file; give the path of a group spec (YAML)",
+                                    "spec.missing")) from None
+        if exc.code == "is_a_folder":
+            specs = sorted(str(found) for suffix in ("yaml", "yml") for found in path.glob(f"*.{suffix}"))
+            raise UserError(Problem(shown, "", "is a folder; give the group spec file (YAML) itself"
+                                    f"{f', e.g. {specs[0]}' if specs else ''}", "spec.folder")) from None
+        if exc.code == "unreadable":
+            raise UserError(Problem(shown, "", f"{exc.reason}; make it readable by this user",
+                                    "spec.unreadable")) from None
+        raise UserError(Problem(shown, "", f"{exc.reason}; give the group spec file (YAML)",
+                                f"spec.{exc.code}")) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(Problem(shown, "", f"is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                                f"{exc.start}); save it as UTF-8", "spec.encoding")) from None
+
+
 def _resolve(spec_file: Path, relative: str) -> Path:
-    """A path written in the spec, resolved against the spec file's folder."""
-    return (spec_file.resolve().parent / relative).resolve()
+    """A path written in the spec, against the spec file's folder; a link at its end is not followed (`located`)."""
+    return located(spec_file.resolve().parent, relative)
 
 
 def _models_that_validate(data: dict[str, Any]) -> tuple[list[tuple[int, ModelSpec]], list[Any]]:

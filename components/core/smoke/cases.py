@@ -11,17 +11,17 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from tritonclient.grpc import model_config_pb2 as mc
 from tritonclient.utils import triton_to_np_dtype
 
 from components.core.problems import Problem, UserError
-from components.core.render import parse_config, render_config
+from components.core.render import MAX_CONFIG_BYTES, parse_config, render_config
 from components.core.smoke.checks import Expectation
 from components.core.smoke.transport import Tensor
+from components.core.source_files import NotUsable, open_regular, read_file
 from components.core.spec import GroupSpec, ModelSpec, SmokeExpectation, SmokeInput
 
 INDEX_DATATYPE = "INT64"
@@ -54,7 +54,7 @@ def triton_datatype(type_name: str) -> str:
 
 def prepare_cases(spec: GroupSpec, model: ModelSpec) -> list[PreparedCase]:
     """Every smoke case of `model`, in spec order; UserError listing every case that cannot be built."""
-    index = spec.models.index(model)
+    index = spec.index_of(model)
     input_types, output_types = _config_datatypes(spec, model)
     problems: list[Problem] = []
     prepared = []
@@ -84,8 +84,8 @@ def _config_datatypes(spec: GroupSpec, model: ModelSpec) -> tuple[dict[str, str]
     """The v2 datatypes of the model config's inputs and outputs, by name (empty when the config is unreadable)."""
     if model.config:
         try:
-            config = parse_config(spec.resolve(model.config).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError):
+            config = parse_config(read_file(spec.resolve(model.config), MAX_CONFIG_BYTES).decode("utf-8"))
+        except (NotUsable, UnicodeDecodeError, ValueError):
             config = mc.ModelConfig()
     else:
         config = render_config(model, spec)
@@ -138,28 +138,32 @@ def _check_top_k_sets(expected: np.ndarray, k: int) -> None:
 def _load_npy(spec: GroupSpec, relative: str) -> np.ndarray:
     path = spec.resolve(relative)
     try:
-        array = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise ValueError(f"{relative} does not exist (paths are relative to the spec file)") from None
+        with open_regular(path) as handle:
+            array = _numpy_array(handle, relative)
+    except NotUsable as exc:
+        if exc.code == "missing":
+            raise ValueError(f"{relative} does not exist (paths are relative to the spec file)") from None
+        raise ValueError(f"{relative} {exc.reason}; give a .npy file written with np.save") from None
+    if not isinstance(array, np.ndarray):
+        raise ValueError(f"{relative} is an .npz archive; give one array saved with np.save")
+    return array
+
+
+def _numpy_array(handle: BinaryIO, relative: str) -> Any:
+    """What np.load reads from the open regular file `handle`: an array, or an .npz archive (refused by the caller)."""
+    try:
+        return np.load(handle, allow_pickle=False)
     except OSError as exc:
         raise ValueError(f"{relative} cannot be read ({exc.strerror or exc}); check the file") from None
     except (ValueError, EOFError, zipfile.BadZipFile) as exc:
-        if not _starts_like_numpy(path):
+        handle.seek(0)
+        if not handle.read(6).startswith(NUMPY_FILE_STARTS):
             raise ValueError(f"{relative} is not a .npy file (no NumPy header); write it with np.save(path, array)") \
                 from None
         if "pickle" in str(exc):
             raise ValueError(f"{relative} holds Python objects (pickled); save strings as a str or bytes array "
                              "(np.save(path, np.array(['a', 'b'])))") from None
         raise ValueError(f"{relative} is not a readable .npy file ({exc}); write it again with np.save") from None
-    if not isinstance(array, np.ndarray):
-        raise ValueError(f"{relative} is an .npz archive; give one array saved with np.save")
-    return array
-
-
-def _starts_like_numpy(path: Path) -> bool:
-    """Whether `path` begins like a .npy file or an .npz archive (np.load takes any other file for a pickle)."""
-    with path.open("rb") as handle:
-        return handle.read(6).startswith(NUMPY_FILE_STARTS)
 
 
 def _inline(value: Any, datatype: str | None) -> np.ndarray:
