@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from components.core.problems import Problem, UserError, errors
+from components.core.problems import Problem, UserError, errors, printable
 
 if TYPE_CHECKING:
     from components.core.plan import RepositoryPlan
@@ -130,6 +130,8 @@ def _build(args: argparse.Namespace) -> int:
     else:
         for artifact in result.artifacts:
             print(f"{artifact.path}  {artifact.size} bytes  sha256:{artifact.sha256}")
+            for path, source in artifact.sources:
+                print(printable(f"  {path}  <- {source}"))
         print(f"repository sha256:{result.repository_sha256}")
         for name in result.removed:
             print(f"removed {name}: left from an earlier build, not part of this one")

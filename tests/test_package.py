@@ -80,7 +80,8 @@ def repo(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def opened(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Every path opened with open() or os.open() from now on (the packager reads sources and zips this way)."""
+    """Every file opened with open() or os.open() from now on (the packager reads sources and zips this way); not
+    the folders opened with O_DIRECTORY (to lock `out` and make renames durable)."""
     seen: list[Path] = []
     real, real_os = builtins.open, os.open
 
@@ -89,9 +90,10 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
             seen.append(Path(file))
         return real(file, *args, **kwargs)
 
-    def recording_os(file, *args, **kwargs):
-        seen.append(Path(file))
-        return real_os(file, *args, **kwargs)
+    def recording_os(file, flags, *args, **kwargs):
+        if not flags & os.O_DIRECTORY:
+            seen.append(Path(file))
+        return real_os(file, flags, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "open", recording)
     monkeypatch.setattr(os, "open", recording_os)
@@ -476,9 +478,16 @@ def test_the_result_as_json(repo: Path, tmp_path: Path) -> None:
     result: BuildResult = build_artifacts(plan_from_folder(repo), tmp_path / "out", layout="per-model")
 
     assert result.layout == "per-model"
+    real = repo.resolve()
+    sources = {
+        "add": [{"path": f"add/{rel}", "source": str(real / "add" / rel)}
+                for rel in ("1/model.py", "1/weights.bin", "config.pbtxt", "triton_python_backend_stub")],
+        "ens": [{"path": "ens/config.pbtxt", "source": str(real / "ens" / "config.pbtxt")}],
+    }
     assert result.to_json() == {
         "artifacts": [
-            {"name": a.name, "path": str(a.path), "sha256": a.sha256, "size": a.size} for a in result.artifacts
+            {"name": a.name, "path": str(a.path), "sha256": a.sha256, "size": a.size, "files": sources[a.name]}
+            for a in result.artifacts
         ],
         "repository_sha256": result.repository_sha256,
     }

@@ -112,12 +112,18 @@ class ModelPlan:
 
 @dataclass
 class RepositoryPlan:
-    """A whole repository: models by name, and the spec it came from (None for a folder)."""
+    """A whole repository: models by name, and the spec it came from (None for a folder).
+
+    `read_folders` are the folders (fully resolved) whose whole content the plan took: the repository folder
+    and every folder listed below it, or a spec's version folders and the folders below them. Anything
+    written inside one of them would be taken by the next plan, so no build may write there.
+    """
 
     models: dict[str, ModelPlan]
     origin: Path
     spec: GroupSpec | None = None
     problems: list[Problem] = field(default_factory=list)
+    read_folders: frozenset[Path] = frozenset()
 
     def files(self) -> dict[str, FileSource]:
         """Every file of the repository, keyed `<model>/<path>`, sorted."""
@@ -150,11 +156,13 @@ def plan_from_spec(spec: GroupSpec) -> RepositoryPlan:
     Problem in the plan's `problems`.
     """
     problems: list[Problem] = []
-    models = {model.name: _model_plan(model, spec, problems) for model in spec.models}
-    return RepositoryPlan(models=dict(sorted(models.items())), origin=spec.source, spec=spec, problems=problems)
+    folders: set[Path] = set()
+    models = {model.name: _model_plan(model, spec, problems, folders) for model in spec.models}
+    return RepositoryPlan(models=dict(sorted(models.items())), origin=spec.source, spec=spec, problems=problems,
+                          read_folders=frozenset(folders))
 
 
-def _model_plan(model: ModelSpec, spec: GroupSpec, problems: list[Problem]) -> ModelPlan:
+def _model_plan(model: ModelSpec, spec: GroupSpec, problems: list[Problem], folders: set[Path]) -> ModelPlan:
     files: dict[str, FileSource] = {}
     empty_dirs: set[str] = set()
     index = spec.index_of(model)
@@ -183,7 +191,7 @@ def _model_plan(model: ModelSpec, spec: GroupSpec, problems: list[Problem]) -> M
             continue
         source, st = found
         if stat.S_ISDIR(st.st_mode):
-            listing = _walk(source, roots, problems)
+            listing = _walk(source, roots, problems, folders)
             if listing is None:
                 continue
             files.update({f"{version}/{sub}": src for sub, src in listing.files.items()})
@@ -230,21 +238,21 @@ def plan_from_folder(root: Path) -> RepositoryPlan:
     real_root = root.resolve()
     models: dict[str, ModelPlan] = {}
     problems: list[Problem] = []
+    folders = {real_root}
     for entry in entries:
         if not entry.is_dir():
             continue
         if entry.name in SKIPPED_NAMES or entry.name.startswith("."):
-            why = "a cache" if entry.name in SKIPPED_NAMES else "its name starts with '.'"
-            problems.append(Problem(str(entry), "", f"skipped, not read as a model: {why}; Triton would try to "
-                                    "load it as one, so remove it from a repository you serve",
-                                    "repository.skipped", severity=Severity.WARNING))
+            why = "a cache folder" if entry.name in SKIPPED_NAMES else "its name starts with '.'"
+            problems.append(Problem(str(entry), "", f"skipped, not read as a model ({why})", "repository.skipped",
+                                    severity=Severity.WARNING))
             continue
         roots = SourceRoots.of([real_root / entry.name])
         target = roots.outside(entry)
         if target is not None:
             problems.append(_link_outside(entry, target, FOLDER_LINK_HINT))
             continue
-        listing = _walk(entry, roots, problems, FOLDER_LINK_HINT)
+        listing = _walk(entry, roots, problems, folders, FOLDER_LINK_HINT)
         if listing is None:
             continue
         config: mc.ModelConfig | None = None
@@ -254,7 +262,7 @@ def plan_from_folder(root: Path) -> RepositoryPlan:
         elif (entry / CONFIG_NAME).is_dir():
             error = "config.pbtxt is a folder; it must be the model configuration file"
         models[entry.name] = ModelPlan(entry.name, listing.files, config, error, listing.empty_dirs)
-    return RepositoryPlan(models=models, origin=real_root, problems=problems)
+    return RepositoryPlan(models=models, origin=real_root, problems=problems, read_folders=frozenset(folders))
 
 
 def _parse_file(source: FileSource) -> tuple[mc.ModelConfig | None, str | None]:
@@ -287,10 +295,11 @@ class _Listing:
     empty_dirs: frozenset[str]
 
 
-def _walk(folder: Path, roots: SourceRoots, problems: list[Problem], link_hint: str = SPEC_LINK_HINT
-          ) -> _Listing | None:
+def _walk(folder: Path, roots: SourceRoots, problems: list[Problem], folders: set[Path],
+          link_hint: str = SPEC_LINK_HINT) -> _Listing | None:
     """Every regular file below `folder`, caches left out, and the empty folders (a SavedModel's `variables/`);
-    None when `folder` itself cannot be listed. What cannot be read is added to `problems`.
+    None when `folder` itself cannot be listed. What cannot be read is added to `problems`, every folder
+    listed (fully resolved) to `folders`.
 
     Symbolic links are followed when they stay inside `roots`; a link leaving them, a link back to a folder
     that holds it, a FIFO, a device or a socket is a Problem (`link_hint` says what to do about a link).
@@ -304,6 +313,7 @@ def _walk(folder: Path, roots: SourceRoots, problems: list[Problem], link_hint: 
         return None
 
     def visit(current: Path, prefix: str, ancestors: frozenset[tuple[int, int]]) -> bool:
+        folders.add(Path(os.path.realpath(current)))
         try:
             with os.scandir(current) as listing:
                 names = sorted(entry.name for entry in listing)

@@ -33,15 +33,28 @@ class Problem:
     severity: Severity = Severity.ERROR
 
     def __str__(self) -> str:
-        """`file:line: field: message`; the parts not known are left out (no dangling ':')."""
+        """`file:line: field: message` on one line (see `printable`); the parts not known are left out."""
         where = f"{self.file}:{self.line}" if self.line else self.file
         prefix = "warning: " if self.severity is Severity.WARNING else ""
         location = ": ".join(part for part in (where, self.field) if part)
-        return f"{location}: {prefix}{self.message}" if location else f"{prefix}{self.message}"
+        return printable(f"{location}: {prefix}{self.message}" if location else f"{prefix}{self.message}")
 
     @property
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
+
+
+def printable(text: str) -> str:
+    """`text` fit for one line of a terminal: line breaks, other control characters and the bytes of a file name
+    that are not UTF-8 (Python's surrogate escapes) written as escapes (`\\n`, `\\x1b`, `\\xff`)."""
+    if text.isprintable():
+        return text
+    return "".join(
+        char if char.isprintable()
+        else f"\\x{ord(char) - 0xDC00:02x}" if "\udc80" <= char <= "\udcff"
+        else char.encode("unicode_escape").decode("ascii")
+        for char in text
+    )
 
 
 def errors(problems: Iterable[Problem]) -> list[Problem]:
