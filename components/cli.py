@@ -78,6 +78,13 @@ def _port(text: str) -> int:
     return port
 
 
+def _folder(text: str) -> str:
+    """argparse type of a folder option: not empty (an empty path would mean the current folder, unsaid)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a folder; give the folder's path (e.g. dist/)")
+    return text
+
+
 def _count(text: str) -> int:
     """argparse type of a count option: a whole number, at least 1."""
     count = int(text) if text.strip().isdigit() else 0
@@ -124,7 +131,8 @@ def _build(args: argparse.Namespace) -> int:
 
     plan = _valid_plan(args.source, "built")
     cache = Path(args.cache) if args.cache else None
-    result = build_artifacts(plan, Path(args.out), layout=args.layout, cache_path=cache)
+    result = build_artifacts(plan, Path(args.out), layout=args.layout, cache_path=cache,
+                             on_wait=lambda line: print(line, file=sys.stderr, flush=True))
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
@@ -255,7 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     build = commands.add_parser("build", help="build reproducible artifact zips from a spec or a repository")
     build.add_argument("source", metavar="SPEC_OR_REPO")
-    build.add_argument("--out", required=True, metavar="DIR")
+    build.add_argument("--out", required=True, type=_folder, metavar="DIR",
+                       help="the folder for the zips: not /, nor inside a folder whose files are packed")
     build.add_argument("--layout", choices=["single", "per-model"], default="single")
     build.add_argument("--cache", metavar="FILE", help="the hash cache (default: DIR/.hash-cache.json)")
     build.add_argument("--json", action="store_true", help="print the artifacts as JSON")

@@ -180,8 +180,8 @@ def _scalar(node: yaml.Node) -> Any:
     tag, value = node.tag, node.value
     if tag == _STR_TAG:
         return value
-    if tag == _INT_TAG and value.isascii() and value.isdigit():
-        return int(value)
+    if tag == _INT_TAG and value.isascii() and value.isdigit() and (value[0] != "0" or value == "0"):
+        return int(value)  # a leading 0 is octal in YAML 1.1
     if tag == _FLOAT_TAG and value.isascii() and _PLAIN_FLOAT.fullmatch(value):
         return float(value)
     construct = SafeConstructor.yaml_constructors.get(tag, SafeConstructor.yaml_constructors[None])

@@ -246,6 +246,33 @@ def _write_artifacts(
     artifacts: list[Artifact] = []
     written: list[Artifact] = []
     staged: list[tuple[Path, Path]] = []
+    try:
+        _stage_artifacts(out, layout, groups, items, cache, artifacts, written, staged)
+        if staged:
+            publish_together(out / COMMIT_NAME, sorted(staged, key=lambda pair: not pair[1].name.endswith(".zip")))
+    except BaseException:
+        if not (out / COMMIT_NAME).exists():  # not published: the previous artifacts stay, nothing of this build
+            for tmp, _ in staged:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+        raise
+    for artifact in written:
+        cache.record(artifact.path, os.stat(artifact.path), artifact.sha256)
+    return artifacts
+
+
+def _stage_artifacts(
+    out: Path,
+    layout: str,
+    groups: Mapping[str, tuple[str, ...]],
+    items: Mapping[str, list[_Item]],
+    cache: HashCache,
+    artifacts: list[Artifact],
+    written: list[Artifact],
+    staged: list[tuple[Path, Path]],
+) -> None:
+    """Add every artifact, kept or written, to `artifacts`; those written to `written`, their staged (complete,
+    fsynced, not yet published) files to `staged` as (temporary, target) pairs."""
     with contextlib.ExitStack() as staging:
         for name, models in groups.items():
             members = sorted((item for model in models for item in items[model]), key=lambda i: i.path)
@@ -260,25 +287,6 @@ def _write_artifacts(
                 written.append(artifact)
             artifacts.append(replace(artifact, sources=tuple(
                 (item.path, item.source.shown_source) for item in members if item.source is not None)))
-    if staged:
-        _publish(out, staged)
-    for artifact in written:
-        cache.record(artifact.path, os.stat(artifact.path), artifact.sha256)
-    return artifacts
-
-
-def _publish(out: Path, staged: list[tuple[Path, Path]]) -> None:
-    """Publish the staged zips and manifests as one commit, zips first; on a failure before the commit record is
-    written, remove them (the previous artifacts stay as they were)."""
-    ordered = sorted(staged, key=lambda pair: not pair[1].name.endswith(".zip"))
-    try:
-        publish_together(out / COMMIT_NAME, ordered)
-    except BaseException:
-        if not (out / COMMIT_NAME).exists():
-            for tmp, _ in staged:
-                with contextlib.suppress(FileNotFoundError):
-                    tmp.unlink()
-        raise
 
 
 @contextlib.contextmanager

@@ -666,6 +666,9 @@ def field_path(loc: tuple[Any, ...], data: Any) -> str:
             name = item.get("name") if isinstance(item, dict) else None
             parts.append(f"[{name}]" if isinstance(name, str) and name else f"[{part}]")
             node = item
+        elif isinstance(part, int) and not isinstance(node, dict):
+            parts.append(f"[{part}]")
+            node = None
         else:
             parts.append(f".{part}" if parts else str(part))
             node = node.get(part) if isinstance(node, dict) else None
