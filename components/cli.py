@@ -85,6 +85,17 @@ def _folder(text: str) -> str:
     return text
 
 
+def _url(text: str) -> str:
+    """argparse type of --url: a server address that parses (`parse_url`); its protocol is checked after parsing."""
+    from components.core.smoke.triton_transport import parse_url
+
+    try:
+        parse_url(text)
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(exc.problems[0].message) from None
+    return text
+
+
 def _count(text: str) -> int:
     """argparse type of a count option: a whole number, at least 1."""
     count = int(text) if text.strip().isdigit() else 0
@@ -153,7 +164,7 @@ def _smoke(args: argparse.Namespace) -> int:
 
     _require_spec_file(args.spec, "smoke")
     spec = load_spec(args.spec)
-    transport = TritonTransport(args.url, args.protocol)
+    transport = TritonTransport(args.url, args.protocol, on_wait=lambda line: print(line, file=sys.stderr, flush=True))
     try:
         report = run_smoke(spec, transport, models=args.model, repeats=args.repeats, timeout_s=args.timeout,
                            models_label="--model")
@@ -272,7 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     smoke = commands.add_parser("smoke", help="run the spec's smoke cases against any Triton server")
     smoke.add_argument("spec", metavar="SPEC")
-    smoke.add_argument("--url", required=True, help="the server: http://host:8000, grpc://host:8001 or host:port")
+    smoke.add_argument("--url", required=True, type=_url,
+                       help="the server: http://host:8000, grpc://host:8001 or host:port")
     smoke.add_argument("--protocol", choices=["http", "grpc"], help="default: the URL's scheme, else http")
     smoke.add_argument("--json", action="store_true", help="print the report as JSON")
     smoke.add_argument("--model", action="append", metavar="NAME", help="test only this model (repeatable)")
@@ -305,7 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (see the module docstring). Bad usage exits 2 from argparse."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _check_url_protocol(parser, args)
     handler: Handler = args.handler
     try:
         with _terminate_as_interrupt():
@@ -329,6 +343,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"triton-groups: internal error ({type(exc).__name__}): this is a bug in triton-groups, not in your "
               "input; please report it with the command you ran and the traceback above", file=sys.stderr)
         return EXIT_INTERNAL_ERROR
+
+
+def _check_url_protocol(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """A usage error (exit 2) when `smoke --url` names a scheme that --protocol contradicts."""
+    if getattr(args, "url", None) is None:
+        return
+    from components.core.smoke.triton_transport import parse_url
+
+    try:
+        parse_url(args.url, args.protocol)
+    except UserError as exc:
+        parser.error(f"argument --url: {exc.problems[0].message}")
 
 
 @contextlib.contextmanager

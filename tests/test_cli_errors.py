@@ -269,12 +269,14 @@ MISTAKES = [
     pytest.param(usage("build", "SPEC"), 2, "the following arguments are required: --out", id="build-no-out"),
     pytest.param(smoke_on_a_folder, 1, "is a folder; smoke needs a group spec", id="smoke-on-a-folder"),
     pytest.param(smoke_missing_spec, 1, "no such file; give the path of a group spec", id="smoke-missing-spec"),
-    pytest.param(smoke_url("not a url"), 1, "give host:port", id="smoke-url-with-spaces"),
-    pytest.param(smoke_url("http://127.0.0.1:99999"), 1, "the port must be a number from 1 to 65535",
+    pytest.param(smoke_url("not a url"), 2, "give host:port", id="smoke-url-with-spaces"),
+    pytest.param(smoke_url("http://127.0.0.1:99999"), 2, "the port must be a number from 1 to 65535",
                  id="smoke-url-port-out-of-range"),
-    pytest.param(smoke_url("127.0.0.1:http"), 1, "the port must be a number", id="smoke-url-port-not-a-number"),
-    pytest.param(smoke_url("ftp://127.0.0.1:21"), 1, "unknown scheme 'ftp'", id="smoke-url-unknown-scheme"),
-    pytest.param(smoke_url("http://127.0.0.1:8000", "--protocol", "grpc"), 1, "the scheme says http but the "
+    pytest.param(smoke_url("127.0.0.1:http"), 2, "the port must be a number", id="smoke-url-port-not-a-number"),
+    pytest.param(smoke_url("http://[::1"), 2, "argument --url: 'http://[::1': not a URL (Invalid IPv6 URL)",
+                 id="smoke-url-malformed"),
+    pytest.param(smoke_url("ftp://127.0.0.1:21"), 2, "unknown scheme 'ftp'", id="smoke-url-unknown-scheme"),
+    pytest.param(smoke_url("http://127.0.0.1:8000", "--protocol", "grpc"), 2, "the scheme says http but the "
                  "protocol asked is grpc", id="smoke-url-contradicts-protocol"),
     pytest.param(smoke_unknown_model, 1, "no model named 'resnet' in the spec", id="smoke-unknown-model"),
     pytest.param(usage("smoke", "SPEC", "--url", "127.0.0.1:8000", "--repeats", "0"), 2,
@@ -435,7 +437,10 @@ def test_a_server_that_does_not_answer_triton_http_is_a_failed_smoke_test(
 
     code, out, err = run(["smoke", str(vision(tmp_path)), "--url", f"127.0.0.1:{port}", "--timeout", "0.5"], capsys)
 
-    assert (code, err) == (1, "")
+    assert code == 1
+    assert err.startswith(f"waiting up to 0.5 s for http://127.0.0.1:{port} to be live and for preprocess, "
+                          "classifier_onnx, cnn_torch, vision_ensemble to be ready (")
+    assert len(err.splitlines()) == 1
     assert out.startswith(f"FAIL: http://127.0.0.1:{port} did not answer within 0.5 s: ")
     if reached == "not HTTP":
         assert "the answer is not HTTP" in out and "give a grpc:// URL or --protocol grpc" in out
