@@ -223,7 +223,7 @@ def _stop(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     """The local deployment without Pulumi: build, serve detached (or update the server already there), smoke."""
     from components.core.package import build_artifacts
-    from components.core.runtime import LocalServer, ServerRecord, is_serving, sync
+    from components.core.runtime import LocalServer, ServerRecord, is_serving, stop, sync
     from components.core.smoke.runner import run_smoke
     from components.core.smoke.triton_transport import TritonTransport
 
@@ -235,7 +235,8 @@ def _demo(args: argparse.Namespace) -> int:
     for artifact in built.artifacts:
         print(f"built {artifact.path} ({artifact.size} bytes, sha256:{artifact.sha256})")
     record = ServerRecord.find(state_dir)
-    if record is not None and is_serving(record):
+    started = not (record is not None and is_serving(record))
+    if record is not None and not started:
         synced = sync(record, plan)
         record = synced.record
         changed = [*synced.loaded, *synced.reloaded, *synced.unloaded]
@@ -253,8 +254,17 @@ def _demo(args: argparse.Namespace) -> int:
     finally:
         transport.close()
     print(report.summary())
-    print(f"left serving; {stop_hint}")
-    return 0 if report.passed else 1
+    if report.passed:
+        print(f"left serving; {stop_hint}")
+        return 0
+    if started:
+        stop(record)
+        print(f"the smoke test failed, so the server this demo started is stopped (its log: {record.log_file})",
+              file=sys.stderr)
+    else:
+        print(f"the smoke test failed; the server that was already serving is left serving the updated models; "
+              f"{stop_hint}", file=sys.stderr)
+    return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
