@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -152,3 +153,21 @@ def test_the_schema_checker_catches_wrong_types_and_bounds(schema: dict[str, Any
     spec["models"][1]["max_batch_size"] = "eight"
 
     assert len(validation_errors(spec, schema)) == 2
+
+
+def descriptions(node: Any) -> list[str]:
+    """Every description in a schema, nested ones included."""
+    if isinstance(node, dict):
+        own = [node["description"]] if isinstance(node.get("description"), str) else []
+        return own + [text for value in node.values() for text in descriptions(value)]
+    if isinstance(node, list):
+        return [text for value in node for text in descriptions(value)]
+    return []
+
+
+def test_the_descriptions_speak_to_users_without_internal_references(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema"]) == 0
+    found = descriptions(json.loads(capsys.readouterr().out))
+
+    assert len(found) > 20
+    assert [text for text in found if re.search(r"\bseed\b|\bissue\b|TODO|#\d", text)] == []
