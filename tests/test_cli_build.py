@@ -118,7 +118,9 @@ def test_the_same_spec_built_twice_prints_the_same_hashes(tmp_path: Path, capsys
     assert not (tmp_path / "a" / ".hash-cache.json").exists()
 
 
-def test_build_without_json_prints_each_artifact_and_the_source_of_each_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_build_without_json_prints_each_artifact_and_the_source_of_each_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     spec = write_spec(tmp_path / "group")
 
     code, printed, _ = run_build(capsys, str(spec), "--out", str(tmp_path / "out"), "--layout", "per-model")

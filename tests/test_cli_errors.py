@@ -109,6 +109,18 @@ def config_not_utf8(root: Path) -> Mistake:
     return Mistake(["validate", str(repo)], "m/config.pbtxt")
 
 
+def config_enum_number_unknown(root: Path) -> Mistake:
+    repo = one_model_repository(root, PYTHON_CONFIG + "instance_group { kind: -1 }\n")
+    return Mistake(["validate", str(repo)], "m/config.pbtxt")
+
+
+def spec_number_too_large(root: Path) -> Mistake:
+    path = spec_file(root, "name: g\nmodels:\n  - name: m\n    backend: python\n    versions: {1: model.py}\n"
+                           "    max_batch_size: 99999999999999999999\n")
+    (root / "model.py").write_text(PYTHON_MODEL)
+    return Mistake(["validate", str(path)], f"{path}:6: models[m].max_batch_size")
+
+
 def empty_onnx_file(root: Path) -> Mistake:
     return Mistake(["validate", str(one_model_repository(root, ONNX_CONFIG, {"1/model.onnx": b""}))], "m/config.pbtxt")
 
@@ -251,6 +263,10 @@ MISTAKES = [
                  id="validate-config-not-utf8"),
     pytest.param(config_is_a_folder, 1, "config.pbtxt is a folder; it must be the model configuration file",
                  id="validate-config-is-a-folder"),
+    pytest.param(config_enum_number_unknown, 1, "instance_group[0].kind: -1 is not a value of Kind; use one of "
+                 "KIND_AUTO", id="validate-config-enum-number"),
+    pytest.param(spec_number_too_large, 1, "Input should be less than or equal to 2147483647",
+                 id="validate-spec-number-too-large"),
     pytest.param(empty_onnx_file, 1, "1/model.onnx is not a readable ONNX model: it holds no graph",
                  id="validate-empty-onnx"),
     pytest.param(dangling_model_link, 1, "is a broken symbolic link: its target", id="validate-dangling-link"),

@@ -27,7 +27,8 @@ JSON_TYPES: dict[str, tuple[type, ...]] = {
 }
 KNOWN_KEYWORDS = {
     "$ref", "$defs", "type", "properties", "additionalProperties", "required", "items", "anyOf", "enum", "const",
-    "minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties", "default", "title", "description",
+    "minimum", "maximum", "exclusiveMinimum", "minLength", "minItems", "minProperties", "default", "title",
+    "description",
 }
 
 
@@ -56,6 +57,8 @@ def violations(instance: Any, schema: dict[str, Any], root: dict[str, Any], wher
         found.append(f"{where}: {instance!r} is not {schema['const']!r}")
     if "minimum" in schema and instance < schema["minimum"]:
         found.append(f"{where}: {instance} < {schema['minimum']}")
+    if "maximum" in schema and instance > schema["maximum"]:
+        found.append(f"{where}: {instance} > {schema['maximum']}")
     if "exclusiveMinimum" in schema and instance <= schema["exclusiveMinimum"]:
         found.append(f"{where}: {instance} <= {schema['exclusiveMinimum']}")
     if "minLength" in schema and len(instance) < schema["minLength"]:

@@ -151,9 +151,10 @@ def test_a_spec_path_that_is_itself_a_link_outside_is_refused_at_its_line_and_it
     code, _, err = run(capsys, "validate", str(spec))
 
     assert code == 1
-    assert f"{spec}:5: models[m].versions.1: models/m/model.py is a symbolic link to {weights.resolve() / 'model.py'}, "\
-           "outside this model's source folders; write the target's path in the spec, copy the file in, or list its " \
-           "folder in allow_links_to" in err.splitlines()
+    target = weights.resolve() / "model.py"
+    assert f"{spec}:5: models[m].versions.1: models/m/model.py is a symbolic link to {target}, outside this model's " \
+           "source folders; write the target's path in the spec, copy the file in, or list its folder in " \
+           "allow_links_to" in err.splitlines()
 
     spec.write_text(spec.read_text().replace("models/m/model.py", "../weights/model.py"))
     code, printed, err = run(capsys, "build", str(spec), "--out", str(tmp_path / "out"))

@@ -72,9 +72,9 @@ def test_an_alias_bomb_is_refused_quickly_with_its_line() -> None:
 def test_an_alias_bomb_in_a_spec_is_one_line_with_file_line_and_field() -> None:
     [problem] = spec_problems("name: g\n" + BOMB)
 
-    assert re.fullmatch(r"group\.yaml:6: e\[0\]: refused: aliases here expand the document beyond 10,0[0-9]{2} values "
-                        r"\(aliases may add 10,000 values plus as many as the document holds\); write the values out or "
-                        r"use fewer nested aliases", problem), problem
+    assert re.fullmatch(r"group\.yaml:6: e\[0\]: refused: aliases here expand the document beyond 10,0[0-9]{2} "
+                        r"values \(aliases may add 10,000 values plus as many as the document holds\); write the "
+                        r"values out or use fewer nested aliases", problem), problem
 
 
 @pytest.mark.parametrize(("text", "line", "field"), [

@@ -99,7 +99,12 @@ KindName = Annotated[
     str, BeforeValidator(_normalize_enum("KIND_", list(mc.ModelInstanceGroup.Kind.keys())))
 ]
 ModelName = Annotated[str, AfterValidator(_check_name)]
-VersionNumber = Annotated[int, AfterValidator(_check_version)]
+INT32_MAX, INT64_MAX, UINT32_MAX, UINT64_MAX = 2**31 - 1, 2**63 - 1, 2**32 - 1, 2**64 - 1
+Int32 = Annotated[int, Field(ge=-(2**31), le=INT32_MAX)]
+Int64 = Annotated[int, Field(ge=-(2**63), le=INT64_MAX)]
+UInt64 = Annotated[int, Field(ge=0, le=UINT64_MAX)]
+"""Integers that fit the field of Triton's model configuration they become (protobuf refuses any other)."""
+VersionNumber = Annotated[int, Field(le=INT64_MAX), AfterValidator(_check_version)]
 """A model version: Triton's numeric version folder, 1 or more."""
 RelativePath = Annotated[str, Field(min_length=1, description="a path relative to the spec file")]
 MAX_SPEC_BYTES = 64 << 20
@@ -232,41 +237,41 @@ def _combined_error(title: str, errors: list[ErrorDetails], broken: list[Broken]
 class InputSpec(StrictModel):
     name: str = Field(min_length=1)
     data_type: DataTypeName
-    dims: list[int]
-    reshape: list[int] | None = Field(None, description="the shape the model sees, if it differs from dims")
+    dims: list[Int64]
+    reshape: list[Int64] | None = Field(None, description="the shape the model sees, if it differs from dims")
     optional: bool = False
 
 
 class OutputSpec(StrictModel):
     name: str = Field(min_length=1)
     data_type: DataTypeName
-    dims: list[int]
-    reshape: list[int] | None = None
+    dims: list[Int64]
+    reshape: list[Int64] | None = None
     label_filename: RelativePath | None = None
 
 
 class InstanceGroupSpec(StrictModel):
     kind: KindName = "KIND_AUTO"
-    count: int = Field(1, ge=1)
-    gpus: list[int] = Field(default_factory=list)
+    count: int = Field(1, ge=1, le=INT32_MAX)
+    gpus: list[Int32] = Field(default_factory=list)
     name: str | None = None
 
 
 class QueuePolicySpec(StrictModel):
     timeout_action: Literal["REJECT", "DELAY"] = "REJECT"
-    default_timeout_microseconds: int = Field(0, ge=0)
+    default_timeout_microseconds: int = Field(0, ge=0, le=UINT64_MAX)
     allow_timeout_override: bool = False
-    max_queue_size: int = Field(0, ge=0)
+    max_queue_size: int = Field(0, ge=0, le=UINT32_MAX)
 
 
 class DynamicBatchingSpec(StrictModel):
-    preferred_batch_size: list[int] = Field(default_factory=list)
-    max_queue_delay_microseconds: int = Field(0, ge=0)
+    preferred_batch_size: list[Int32] = Field(default_factory=list)
+    max_queue_delay_microseconds: int = Field(0, ge=0, le=UINT64_MAX)
     preserve_ordering: bool = False
-    priority_levels: int = Field(0, ge=0)
-    default_priority_level: int = Field(0, ge=0)
+    priority_levels: int = Field(0, ge=0, le=UINT64_MAX)
+    default_priority_level: int = Field(0, ge=0, le=UINT64_MAX)
     default_queue_policy: QueuePolicySpec | None = None
-    priority_queue_policy: dict[int, QueuePolicySpec] = Field(default_factory=dict)
+    priority_queue_policy: dict[UInt64, QueuePolicySpec] = Field(default_factory=dict)
 
 
 def _one_version_policy(fields: Fields) -> Broken | None:
@@ -284,7 +289,7 @@ class VersionPolicySpec(RuledModel):
 
     spec_rules = (_one_version_policy,)
 
-    latest: int | None = Field(None, ge=1)
+    latest: int | None = Field(None, ge=1, le=UINT32_MAX)
     all: bool | None = None
     specific: list[VersionNumber] | None = Field(None, min_length=1)
 
@@ -300,7 +305,7 @@ class PythonSpec(StrictModel):
 
 class EnsembleStepSpec(StrictModel):
     model: str = Field(min_length=1)
-    version: int = -1
+    version: Int64 = -1
     input_map: dict[str, str] = Field(description="the step model's input name -> ensemble tensor")
     output_map: dict[str, str] = Field(description="the step model's output name -> ensemble tensor")
 
@@ -379,7 +384,8 @@ class SmokeCase(StrictModel):
     name: str = Field(min_length=1)
     inputs: dict[str, SmokeInput] = Field(min_length=1)
     expect: dict[str, SmokeExpectation] = Field(min_length=1)
-    version: int | None = Field(None, ge=1, description="the model version to query; default: Triton's choice")
+    version: int | None = Field(None, ge=1, le=INT64_MAX,
+                                description="the model version to query; default: Triton's choice")
 
 
 class SmokeSettings(StrictModel):
@@ -475,7 +481,7 @@ class ModelSpec(RuledModel):
         "into (by default a link is followed only when it stays inside the folders the model's paths name)",
     )
     default_model_filename: str | None = None
-    max_batch_size: int = Field(0, ge=0)
+    max_batch_size: int = Field(0, ge=0, le=INT32_MAX)
     inputs: list[InputSpec] = Field(default_factory=list)
     outputs: list[OutputSpec] = Field(default_factory=list)
     instance_groups: list[InstanceGroupSpec] = Field(default_factory=list)
