@@ -53,16 +53,16 @@ def load_with_lines(text: str) -> tuple[Any, dict[Path_, int]]:
     Raises yaml.YAMLError (with `problem_mark`) on a syntax error or a duplicate key (a silent overwrite would
     hide a user's mistake), and its subclass YAMLRefused on input beyond the bounds of the module doc.
     """
+    lines: dict[Path_, int] = {}
     with _no_cycle_collection():
         loader = _LOADER(text)
         try:
             node = loader.get_single_node()
         finally:
             loader.dispose()
-        lines: dict[Path_, int] = {}
-        if node is None:
-            return None, lines
-        return _Builder(lines).build(node, ()), lines
+        value = None if node is None else _Builder(lines).build(node, ())
+        del node  # the node graph is freed here, while the collector is paused
+    return value, lines
 
 
 @contextlib.contextmanager
