@@ -580,3 +580,37 @@ def test_an_npz_archive_is_not_taken_for_a_pickle(tmp_path: Path, capsys: pytest
     assert code == 1
     assert f"{spec}:23: models[preprocess].smoke[reference_image].inputs.IMAGE: smoke/image.npy is an .npz archive; " \
            "give one array saved with np.save" in err.splitlines()
+
+
+def test_folder_names_with_line_breaks_or_bytes_that_are_not_utf8_are_escaped_on_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = tmp_path / "repo"
+    for name in (b"bad\nname", b"caf\xe9"):
+        folder = repo / os.fsdecode(name)
+        (folder / "1").mkdir(parents=True)
+        (folder / "config.pbtxt").write_text(PYTHON_CONFIG)
+        (folder / "1" / "model.py").write_text(PYTHON_MODEL)
+
+    code, _, err = run(["validate", str(repo)], capsys)
+
+    assert code == 1
+    lines = err.splitlines()
+    assert "bad\\nname/config.pbtxt: name: name 'm' does not match the model folder 'bad\\nname'; Triton requires " \
+           "them to be equal: rename the folder to a valid model name, then write that name or leave name out" in lines
+    assert "caf\\xe9/config.pbtxt: name: name 'm' does not match the model folder 'caf\\xe9'; Triton requires them " \
+           "to be equal: rename the folder to a valid model name, then write that name or leave name out" in lines
+    assert all(line.startswith(("bad\\nname/", "caf\\xe9/", "2 problem", "4 problem")) for line in lines), lines
+    assert not [line for line in lines if 'write name: "' in line], "the hint never suggests the bad name itself"
+
+
+def test_folders_skipped_as_not_a_model_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = one_model_repository(tmp_path)
+    (repo / ".git").mkdir()
+    (repo / "__pycache__").mkdir()
+
+    code, out, _ = run(["validate", str(repo)], capsys)
+
+    assert code == 0
+    assert f"{repo / '.git'}: warning: skipped, not read as a model (its name starts with '.')" in out.splitlines()
+    assert f"{repo / '__pycache__'}: warning: skipped, not read as a model (a cache folder)" in out.splitlines()

@@ -530,7 +530,8 @@ class GroupSpec(StrictModel):
         return self._shown
 
     def resolve(self, relative: str) -> Path:
-        """A path written in the spec, resolved against the spec file's folder."""
+        """A path written in the spec, against the spec file's folder: its folders resolved, a link at its end kept
+        as a link (`source_files.located`), so that the link rule can see it."""
         return _resolve(self._source, relative)
 
     def model(self, name: str) -> ModelSpec:

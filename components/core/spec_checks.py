@@ -1,4 +1,8 @@
-"""Checks across a spec that one field alone cannot make: unique names, files that exist, smoke tensor names.
+"""Checks across a spec that one field alone cannot make: unique names, paths that can be used, smoke tensor names.
+
+Every path a model names (`named_paths`) goes through `source_files.check_kind` (a regular file, or a folder for a
+version; never opened here), and a packed one that is a symbolic link must point inside the model's source folders
+(`source_roots`); `plan` applies the same `path_problem` when it lays the files out.
 
 They run on a loaded spec (`check_spec`) and, when the spec failed to load, on the models that did
 validate (`check_models`), so that these problems come in the same run as the field errors.
