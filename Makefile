@@ -61,4 +61,4 @@ bench: venv
 	$(PY) bench/load_check.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .triton-groups
+	@if [ -x $(VENV)/bin/triton-groups ]; then $(VENV)/bin/triton-groups stop || { echo "make clean: kept .triton-groups/: a local server recorded there could not be stopped (see above); stop it, then run make clean again" >&2; exit 1; }; elif [ -d .triton-groups/local ]; then echo "make clean: kept .triton-groups/: it may hold the state of running local servers and there is no $(VENV) to stop them with; run make stop, then make clean" >&2; exit 1; fi; rm -rf $(VENV) build *.egg-info .triton-groups

@@ -154,14 +154,15 @@ def measure(work: Path, gib: float, files: int) -> str:
     ])
 
 
-def record(block: str, results: Path = RESULTS) -> None:
-    """Insert `block` at the end of the Packaging section of `results` (created when missing)."""
+def record(block: str, results: Path = RESULTS, section: str = SECTION, script: str = "bench/packaging_bench.py"
+           ) -> None:
+    """Insert `block` at the end of the `section` of `results` (the section, or the file, created when missing)."""
     text = results.read_text() if results.exists() else "# Benchmark results\n"
     lines = text.splitlines(keepends=True)
     try:
-        start = next(i for i, line in enumerate(lines) if line.rstrip() == SECTION)
+        start = next(i for i, line in enumerate(lines) if line.rstrip() == section)
     except StopIteration:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\nMeasured by `bench/packaging_bench.py`.\n\n{block}"
+        text = text.rstrip("\n") + f"\n\n{section}\n\nMeasured by `{script}`.\n\n{block}"
     else:
         end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
         head = "".join(lines[:end]).rstrip("\n") + "\n\n"

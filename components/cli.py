@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from components.core.problems import Problem, UserError, errors
+from components.core.problems import Problem, UserError, errors, printable
 from components.stacks.preview_commands import add_preview_parser
 from components.stacks.release_commands import add_release_parser
 from components.stacks.stack_files import add_validate_stacks_parser
@@ -81,6 +81,24 @@ def _port(text: str) -> int:
     return port
 
 
+def _folder(text: str) -> str:
+    """argparse type of a folder option: not empty (an empty path would mean the current folder, unsaid)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a folder; give the folder's path (e.g. dist/)")
+    return text
+
+
+def _url(text: str) -> str:
+    """argparse type of --url: a server address that parses (`parse_url`); its protocol is checked after parsing."""
+    from components.core.smoke.triton_transport import parse_url
+
+    try:
+        parse_url(text)
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(exc.problems[0].message) from None
+    return text
+
+
 def _count(text: str) -> int:
     """argparse type of a count option: a whole number, at least 1."""
     count = int(text) if text.strip().isdigit() else 0
@@ -127,12 +145,15 @@ def _build(args: argparse.Namespace) -> int:
 
     plan = _valid_plan(args.source, "built")
     cache = Path(args.cache) if args.cache else None
-    result = build_artifacts(plan, Path(args.out), layout=args.layout, cache_path=cache)
+    result = build_artifacts(plan, Path(args.out), layout=args.layout, cache_path=cache,
+                             on_wait=lambda line: print(line, file=sys.stderr, flush=True))
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
         for artifact in result.artifacts:
             print(f"{artifact.path}  {artifact.size} bytes  sha256:{artifact.sha256}")
+            for path, source in artifact.sources:
+                print(printable(f"  {path}  <- {source}"))
         print(f"repository sha256:{result.repository_sha256}")
         for name in result.removed:
             print(f"removed {name}: left from an earlier build, not part of this one")
@@ -146,7 +167,7 @@ def _smoke(args: argparse.Namespace) -> int:
 
     _require_spec_file(args.spec, "smoke")
     spec = load_spec(args.spec)
-    transport = TritonTransport(args.url, args.protocol)
+    transport = TritonTransport(args.url, args.protocol, on_wait=lambda line: print(line, file=sys.stderr, flush=True))
     try:
         report = run_smoke(spec, transport, models=args.model, repeats=args.repeats, timeout_s=args.timeout,
                            models_label="--model")
@@ -233,7 +254,7 @@ def _stop(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     """The local deployment without Pulumi: build, serve detached (or update the server already there), smoke."""
     from components.core.package import build_artifacts
-    from components.core.runtime import LocalServer, ServerRecord, is_serving, sync
+    from components.core.runtime import LocalServer, ServerRecord, is_serving, stop, sync
     from components.core.smoke.runner import run_smoke
     from components.core.smoke.triton_transport import TritonTransport
 
@@ -245,7 +266,8 @@ def _demo(args: argparse.Namespace) -> int:
     for artifact in built.artifacts:
         print(f"built {artifact.path} ({artifact.size} bytes, sha256:{artifact.sha256})")
     record = ServerRecord.find(state_dir)
-    if record is not None and is_serving(record):
+    started = not (record is not None and is_serving(record))
+    if record is not None and not started:
         synced = sync(record, plan)
         record = synced.record
         changed = [*synced.loaded, *synced.reloaded, *synced.unloaded]
@@ -263,8 +285,17 @@ def _demo(args: argparse.Namespace) -> int:
     finally:
         transport.close()
     print(report.summary())
-    print(f"left serving; {stop_hint}")
-    return 0 if report.passed else 1
+    if report.passed:
+        print(f"left serving; {stop_hint}")
+        return 0
+    if started:
+        stop(record)
+        print(f"the smoke test failed, so the server this demo started is stopped (its log: {record.log_file})",
+              file=sys.stderr)
+    else:
+        print(f"the smoke test failed; the server that was already serving is left serving the updated models; "
+              f"{stop_hint}", file=sys.stderr)
+    return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -284,7 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     build = commands.add_parser("build", help="build reproducible artifact zips from a spec or a repository")
     build.add_argument("source", metavar="SPEC_OR_REPO")
-    build.add_argument("--out", required=True, metavar="DIR")
+    build.add_argument("--out", required=True, type=_folder, metavar="DIR",
+                       help="the folder for the zips: not /, nor inside a folder whose files are packed")
     build.add_argument("--layout", choices=["single", "per-model"], default="single")
     build.add_argument("--cache", metavar="FILE", help="the hash cache (default: DIR/.hash-cache.json)")
     build.add_argument("--json", action="store_true", help="print the artifacts as JSON")
@@ -292,7 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     smoke = commands.add_parser("smoke", help="run the spec's smoke cases against any Triton server")
     smoke.add_argument("spec", metavar="SPEC")
-    smoke.add_argument("--url", required=True, help="the server: http://host:8000, grpc://host:8001 or host:port")
+    smoke.add_argument("--url", required=True, type=_url,
+                       help="the server: http://host:8000, grpc://host:8001 or host:port")
     smoke.add_argument("--protocol", choices=["http", "grpc"], help="default: the URL's scheme, else http")
     smoke.add_argument("--json", action="store_true", help="print the report as JSON")
     smoke.add_argument("--model", action="append", metavar="NAME", help="test only this model (repeatable)")
@@ -335,7 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (see the module docstring). Bad usage exits 2 from argparse."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _check_url_protocol(parser, args)
     handler: Handler = args.handler
     try:
         with _terminate_as_interrupt():
@@ -359,6 +394,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"triton-groups: internal error ({type(exc).__name__}): this is a bug in triton-groups, not in your "
               "input; please report it with the command you ran and the traceback above", file=sys.stderr)
         return EXIT_INTERNAL_ERROR
+
+
+def _check_url_protocol(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """A usage error (exit 2) when `smoke --url` names a scheme that --protocol contradicts."""
+    if getattr(args, "url", None) is None:
+        return
+    from components.core.smoke.triton_transport import parse_url
+
+    try:
+        parse_url(args.url, args.protocol)
+    except UserError as exc:
+        parser.error(f"argument --url: {exc.problems[0].message}")
 
 
 @contextlib.contextmanager

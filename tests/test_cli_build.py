@@ -78,7 +78,14 @@ def test_build_prints_the_artifacts_as_json(tmp_path: Path, capsys: pytest.Captu
     result = json.loads(printed)
     assert sorted(result) == ["artifacts", "repository_sha256"]
     [artifact] = result["artifacts"]
-    assert sorted(artifact) == ["name", "path", "sha256", "size"]
+    assert sorted(artifact) == ["files", "name", "path", "sha256", "size"]
+    folder = spec.parent.resolve()
+    assert artifact["files"] == [
+        {"path": "double/1/model.py", "source": str(folder / "double" / "model.py")},
+        {"path": "double/config.pbtxt", "source": f"rendered from {spec.resolve()}"},
+        {"path": "identity_onnx/1/model.onnx", "source": str(folder / "identity.onnx")},
+        {"path": "identity_onnx/config.pbtxt", "source": f"rendered from {spec.resolve()}"},
+    ]
     zip_path = Path(artifact["path"])
     assert (artifact["name"], zip_path) == ("repository", out.absolute() / "repository.zip")
     assert artifact["sha256"] == hashlib.sha256(zip_path.read_bytes()).hexdigest()
@@ -111,17 +118,24 @@ def test_the_same_spec_built_twice_prints_the_same_hashes(tmp_path: Path, capsys
     assert not (tmp_path / "a" / ".hash-cache.json").exists()
 
 
-def test_build_without_json_prints_one_line_per_artifact(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_build_without_json_prints_each_artifact_and_the_source_of_each_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     spec = write_spec(tmp_path / "group")
 
     code, printed, _ = run_build(capsys, str(spec), "--out", str(tmp_path / "out"), "--layout", "per-model")
 
     lines = printed.splitlines()
+    out, folder = tmp_path.absolute() / "out", spec.parent.resolve()
     assert code == 0
-    assert [line.split()[0] for line in lines[:2]] == [
-        str(tmp_path.absolute() / "out" / "double.zip"), str(tmp_path.absolute() / "out" / "identity_onnx.zip")
+    assert [line.split()[0] for line in lines if not line.startswith(" ")][:2] == [
+        str(out / "double.zip"), str(out / "identity_onnx.zip")
     ]
-    assert lines[2].startswith("repository sha256:")
+    assert lines[1:3] == [f"  double/1/model.py  <- {folder / 'double' / 'model.py'}",
+                          f"  double/config.pbtxt  <- rendered from {spec.resolve()}"]
+    assert lines[4:6] == [f"  identity_onnx/1/model.onnx  <- {folder / 'identity.onnx'}",
+                          f"  identity_onnx/config.pbtxt  <- rendered from {spec.resolve()}"]
+    assert lines[6].startswith("repository sha256:")
 
 
 def test_an_out_that_is_a_file_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

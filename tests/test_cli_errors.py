@@ -109,6 +109,18 @@ def config_not_utf8(root: Path) -> Mistake:
     return Mistake(["validate", str(repo)], "m/config.pbtxt")
 
 
+def config_enum_number_unknown(root: Path) -> Mistake:
+    repo = one_model_repository(root, PYTHON_CONFIG + "instance_group { kind: -1 }\n")
+    return Mistake(["validate", str(repo)], "m/config.pbtxt")
+
+
+def spec_number_too_large(root: Path) -> Mistake:
+    path = spec_file(root, "name: g\nmodels:\n  - name: m\n    backend: python\n    versions: {1: model.py}\n"
+                           "    max_batch_size: 99999999999999999999\n")
+    (root / "model.py").write_text(PYTHON_MODEL)
+    return Mistake(["validate", str(path)], f"{path}:6: models[m].max_batch_size")
+
+
 def empty_onnx_file(root: Path) -> Mistake:
     return Mistake(["validate", str(one_model_repository(root, ONNX_CONFIG, {"1/model.onnx": b""}))], "m/config.pbtxt")
 
@@ -251,12 +263,16 @@ MISTAKES = [
                  id="validate-config-not-utf8"),
     pytest.param(config_is_a_folder, 1, "config.pbtxt is a folder; it must be the model configuration file",
                  id="validate-config-is-a-folder"),
+    pytest.param(config_enum_number_unknown, 1, "instance_group[0].kind: -1 is not a value of Kind; use one of "
+                 "KIND_AUTO", id="validate-config-enum-number"),
+    pytest.param(spec_number_too_large, 1, "Input should be less than or equal to 2147483647",
+                 id="validate-spec-number-too-large"),
     pytest.param(empty_onnx_file, 1, "1/model.onnx is not a readable ONNX model: it holds no graph",
                  id="validate-empty-onnx"),
     pytest.param(dangling_model_link, 1, "is a broken symbolic link: its target", id="validate-dangling-link"),
-    pytest.param(fifo_in_a_model_folder, 1, "is not a regular file (a device, FIFO or socket), so it cannot be "
+    pytest.param(fifo_in_a_model_folder, 1, "is a FIFO (named pipe), not a regular file, so it cannot be "
                  "served; remove it", id="validate-fifo-in-a-model"),
-    pytest.param(a_device, 1, "is not a regular file or folder", id="validate-a-device"),
+    pytest.param(a_device, 1, "is a character device, not a regular file or a folder", id="validate-a-device"),
     pytest.param(smoke_npy_not_numpy, 1, "smoke/image.npy is not a .npy file (no NumPy header)",
                  id="validate-npy-not-numpy"),
     pytest.param(smoke_npy_truncated, 1, "smoke/image.npy is not a readable .npy file", id="demo-npy-truncated"),
@@ -269,12 +285,14 @@ MISTAKES = [
     pytest.param(usage("build", "SPEC"), 2, "the following arguments are required: --out", id="build-no-out"),
     pytest.param(smoke_on_a_folder, 1, "is a folder; smoke needs a group spec", id="smoke-on-a-folder"),
     pytest.param(smoke_missing_spec, 1, "no such file; give the path of a group spec", id="smoke-missing-spec"),
-    pytest.param(smoke_url("not a url"), 1, "give host:port", id="smoke-url-with-spaces"),
-    pytest.param(smoke_url("http://127.0.0.1:99999"), 1, "the port must be a number from 1 to 65535",
+    pytest.param(smoke_url("not a url"), 2, "give host:port", id="smoke-url-with-spaces"),
+    pytest.param(smoke_url("http://127.0.0.1:99999"), 2, "the port must be a number from 1 to 65535",
                  id="smoke-url-port-out-of-range"),
-    pytest.param(smoke_url("127.0.0.1:http"), 1, "the port must be a number", id="smoke-url-port-not-a-number"),
-    pytest.param(smoke_url("ftp://127.0.0.1:21"), 1, "unknown scheme 'ftp'", id="smoke-url-unknown-scheme"),
-    pytest.param(smoke_url("http://127.0.0.1:8000", "--protocol", "grpc"), 1, "the scheme says http but the "
+    pytest.param(smoke_url("127.0.0.1:http"), 2, "the port must be a number", id="smoke-url-port-not-a-number"),
+    pytest.param(smoke_url("http://[::1"), 2, "argument --url: 'http://[::1': not a URL (Invalid IPv6 URL)",
+                 id="smoke-url-malformed"),
+    pytest.param(smoke_url("ftp://127.0.0.1:21"), 2, "unknown scheme 'ftp'", id="smoke-url-unknown-scheme"),
+    pytest.param(smoke_url("http://127.0.0.1:8000", "--protocol", "grpc"), 2, "the scheme says http but the "
                  "protocol asked is grpc", id="smoke-url-contradicts-protocol"),
     pytest.param(smoke_unknown_model, 1, "no model named 'resnet' in the spec", id="smoke-unknown-model"),
     pytest.param(usage("smoke", "SPEC", "--url", "127.0.0.1:8000", "--repeats", "0"), 2,
@@ -370,14 +388,14 @@ def test_a_python_model_that_cannot_be_read_is_named(
 ) -> None:
     repo = one_model_repository(tmp_path)
     model = repo / "m" / "1" / "model.py"
-    reading = Path.read_bytes
+    opening = os.open
 
-    def read_bytes(path: Path) -> bytes:
-        if path == model:
+    def open_(path: os.PathLike[str] | str, flags: int, *args: int) -> int:
+        if Path(path) == model:
             raise refused(path)
-        return reading(path)
+        return opening(path, flags, *args)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(os, "open", open_)
 
     code, _, err = run(["validate", str(repo)], capsys)
 
@@ -435,7 +453,10 @@ def test_a_server_that_does_not_answer_triton_http_is_a_failed_smoke_test(
 
     code, out, err = run(["smoke", str(vision(tmp_path)), "--url", f"127.0.0.1:{port}", "--timeout", "0.5"], capsys)
 
-    assert (code, err) == (1, "")
+    assert code == 1
+    assert err.startswith(f"waiting up to 0.5 s for http://127.0.0.1:{port} to be live and for preprocess, "
+                          "classifier_onnx, cnn_torch, vision_ensemble to be ready (")
+    assert len(err.splitlines()) == 1
     assert out.startswith(f"FAIL: http://127.0.0.1:{port} did not answer within 0.5 s: ")
     if reached == "not HTTP":
         assert "the answer is not HTTP" in out and "give a grpc:// URL or --protocol grpc" in out
@@ -559,3 +580,37 @@ def test_an_npz_archive_is_not_taken_for_a_pickle(tmp_path: Path, capsys: pytest
     assert code == 1
     assert f"{spec}:23: models[preprocess].smoke[reference_image].inputs.IMAGE: smoke/image.npy is an .npz archive; " \
            "give one array saved with np.save" in err.splitlines()
+
+
+def test_folder_names_with_line_breaks_or_bytes_that_are_not_utf8_are_escaped_on_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = tmp_path / "repo"
+    for name in (b"bad\nname", b"caf\xe9"):
+        folder = repo / os.fsdecode(name)
+        (folder / "1").mkdir(parents=True)
+        (folder / "config.pbtxt").write_text(PYTHON_CONFIG)
+        (folder / "1" / "model.py").write_text(PYTHON_MODEL)
+
+    code, _, err = run(["validate", str(repo)], capsys)
+
+    assert code == 1
+    lines = err.splitlines()
+    assert "bad\\nname/config.pbtxt: name: name 'm' does not match the model folder 'bad\\nname'; Triton requires " \
+           "them to be equal: rename the folder to a valid model name, then write that name or leave name out" in lines
+    assert "caf\\xe9/config.pbtxt: name: name 'm' does not match the model folder 'caf\\xe9'; Triton requires them " \
+           "to be equal: rename the folder to a valid model name, then write that name or leave name out" in lines
+    assert all(line.startswith(("bad\\nname/", "caf\\xe9/", "2 problem", "4 problem")) for line in lines), lines
+    assert not [line for line in lines if 'write name: "' in line], "the hint never suggests the bad name itself"
+
+
+def test_folders_skipped_as_not_a_model_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = one_model_repository(tmp_path)
+    (repo / ".git").mkdir()
+    (repo / "__pycache__").mkdir()
+
+    code, out, _ = run(["validate", str(repo)], capsys)
+
+    assert code == 0
+    assert f"{repo / '.git'}: warning: skipped, not read as a model (its name starts with '.')" in out.splitlines()
+    assert f"{repo / '__pycache__'}: warning: skipped, not read as a model (a cache folder)" in out.splitlines()

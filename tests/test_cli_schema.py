@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +27,8 @@ JSON_TYPES: dict[str, tuple[type, ...]] = {
 }
 KNOWN_KEYWORDS = {
     "$ref", "$defs", "type", "properties", "additionalProperties", "required", "items", "anyOf", "enum", "const",
-    "minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties", "default", "title", "description",
+    "minimum", "maximum", "exclusiveMinimum", "minLength", "minItems", "minProperties", "default", "title",
+    "description",
 }
 
 
@@ -55,6 +57,8 @@ def violations(instance: Any, schema: dict[str, Any], root: dict[str, Any], wher
         found.append(f"{where}: {instance!r} is not {schema['const']!r}")
     if "minimum" in schema and instance < schema["minimum"]:
         found.append(f"{where}: {instance} < {schema['minimum']}")
+    if "maximum" in schema and instance > schema["maximum"]:
+        found.append(f"{where}: {instance} > {schema['maximum']}")
     if "exclusiveMinimum" in schema and instance <= schema["exclusiveMinimum"]:
         found.append(f"{where}: {instance} <= {schema['exclusiveMinimum']}")
     if "minLength" in schema and len(instance) < schema["minLength"]:
@@ -152,3 +156,21 @@ def test_the_schema_checker_catches_wrong_types_and_bounds(schema: dict[str, Any
     spec["models"][1]["max_batch_size"] = "eight"
 
     assert len(validation_errors(spec, schema)) == 2
+
+
+def descriptions(node: Any) -> list[str]:
+    """Every description in a schema, nested ones included."""
+    if isinstance(node, dict):
+        own = [node["description"]] if isinstance(node.get("description"), str) else []
+        return own + [text for value in node.values() for text in descriptions(value)]
+    if isinstance(node, list):
+        return [text for value in node for text in descriptions(value)]
+    return []
+
+
+def test_the_descriptions_speak_to_users_without_internal_references(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema"]) == 0
+    found = descriptions(json.loads(capsys.readouterr().out))
+
+    assert len(found) > 20
+    assert [text for text in found if re.search(r"\bseed\b|\bissue\b|TODO|#\d", text)] == []

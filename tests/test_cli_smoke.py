@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -119,14 +120,34 @@ def test_an_unknown_model_is_a_problem_line(tmp_path: Path, capsys: pytest.Captu
     ]
 
 
-def test_a_url_that_contradicts_the_protocol_is_a_problem_line(tmp_path: Path,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["smoke", str(write_spec(tmp_path)), "--url", "http://127.0.0.1:8000", "--protocol", "grpc"])
-    assert code == 1
-    assert capsys.readouterr().err.strip() == (
-        "--url: 'http://127.0.0.1:8000': the scheme says http but the protocol asked is grpc; "
-        "give host:port or a grpc URL"
+def test_a_url_that_contradicts_the_protocol_is_a_usage_error(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["smoke", str(write_spec(tmp_path)), "--url", "http://127.0.0.1:8000", "--protocol", "grpc"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "triton-groups: error: argument --url: 'http://127.0.0.1:8000': the scheme says http but the protocol asked "
+        "is grpc; give host:port or a grpc URL"
     )
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_a_dead_address_fails_fast_saying_what_it_waited_for(protocol: str, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"{protocol}://127.0.0.1:{unused_port()}"
+    began = time.monotonic()
+
+    code = main(["smoke", str(write_spec(tmp_path)), "--url", url])
+
+    took = time.monotonic() - began
+    captured = capsys.readouterr()
+    assert code == 1
+    assert took < 15, f"the default timeout is 60 s; connection refused ends the wait after {took:.1f} s"
+    assert captured.err.splitlines()[0].startswith(f"waiting up to 60 s for {url} to be live and for triple to be "
+                                                   "ready (")
+    [line] = captured.out.splitlines()
+    assert line.startswith(f"FAIL: {url} refused every connection for ")
+    assert line.endswith("nothing listens there; start the server, or check the URL")
 
 
 def test_url_is_required(tmp_path: Path) -> None:

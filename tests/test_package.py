@@ -80,16 +80,23 @@ def repo(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def opened(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Every path opened with open() from now on (the packager reads sources and zips this way)."""
+    """Every file opened with open() or os.open() from now on (the packager reads sources and zips this way); not
+    the folders opened with O_DIRECTORY (to lock `out` and make renames durable)."""
     seen: list[Path] = []
-    real = builtins.open
+    real, real_os = builtins.open, os.open
 
     def recording(file, *args, **kwargs):
         if isinstance(file, str | os.PathLike):
             seen.append(Path(file))
         return real(file, *args, **kwargs)
 
+    def recording_os(file, flags, *args, **kwargs):
+        if not flags & os.O_DIRECTORY:
+            seen.append(Path(file))
+        return real_os(file, flags, *args, **kwargs)
+
     monkeypatch.setattr(builtins, "open", recording)
+    monkeypatch.setattr(os, "open", recording_os)
     return seen
 
 
@@ -202,9 +209,10 @@ def test_an_unchanged_repository_is_neither_read_nor_rewritten(
     out = tmp_path / "out"
     first = build_artifacts(plan_from_folder(repo), out, layout="per-model")
     before = identities(out)
+    plan = plan_from_folder(repo)  # the plan reads each config.pbtxt; the packager must read nothing more
     opened.clear()
 
-    again = build_artifacts(plan_from_folder(repo), out, layout="per-model")
+    again = build_artifacts(plan, out, layout="per-model")
 
     assert again == first
     assert identities(out) == before
@@ -216,9 +224,10 @@ def test_a_changed_file_rewrites_only_its_models_zip(repo: Path, tmp_path: Path,
     first = build_artifacts(plan_from_folder(repo), out, layout="per-model")
     before = identities(out)
     rewrite(repo / "add" / "1" / "model.py", b"class TritonPythonModel:\n    version = 2\n")
+    plan = plan_from_folder(repo)
     opened.clear()
 
-    again = build_artifacts(plan_from_folder(repo), out, layout="per-model")
+    again = build_artifacts(plan, out, layout="per-model")
 
     assert again.artifacts[0].sha256 != first.artifacts[0].sha256
     assert again.artifacts[1] == first.artifacts[1]
@@ -469,9 +478,16 @@ def test_the_result_as_json(repo: Path, tmp_path: Path) -> None:
     result: BuildResult = build_artifacts(plan_from_folder(repo), tmp_path / "out", layout="per-model")
 
     assert result.layout == "per-model"
+    real = repo.resolve()
+    sources = {
+        "add": [{"path": f"add/{rel}", "source": str(real / "add" / rel)}
+                for rel in ("1/model.py", "1/weights.bin", "config.pbtxt", "triton_python_backend_stub")],
+        "ens": [{"path": "ens/config.pbtxt", "source": str(real / "ens" / "config.pbtxt")}],
+    }
     assert result.to_json() == {
         "artifacts": [
-            {"name": a.name, "path": str(a.path), "sha256": a.sha256, "size": a.size} for a in result.artifacts
+            {"name": a.name, "path": str(a.path), "sha256": a.sha256, "size": a.size, "files": sources[a.name]}
+            for a in result.artifacts
         ],
         "repository_sha256": result.repository_sha256,
     }

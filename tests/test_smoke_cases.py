@@ -208,3 +208,80 @@ def test_an_input_the_config_does_not_know_needs_a_datatype(tmp_path: Path) -> N
     spec = load_spec(tmp_path / "group.yaml")
     with pytest.raises(UserError, match=r"models\[byo\].smoke\[untyped\].inputs.X: give its datatype"):
         prepare_cases(spec, spec.model("byo"))
+
+
+def shape_problems(tmp_path: Path, spec_text: str) -> list[str]:
+    """What `triton-groups validate` says about the smoke cases of `spec_text`, one string per problem."""
+    (tmp_path / "model.py").write_text("# a python backend model\n")
+    (tmp_path / "group.yaml").write_text(textwrap.dedent(spec_text))
+    spec = load_spec(tmp_path / "group.yaml")
+    with pytest.raises(UserError) as caught:
+        prepare_cases(spec, spec.models[0])
+    return [str(p).removeprefix(f"{tmp_path}/") for p in caught.value.problems]
+
+
+BATCHING = """\
+    name: g
+    models:
+      - name: m
+        backend: python
+        versions: {{1: model.py}}
+        max_batch_size: {batch}
+        inputs: [{{name: IN, data_type: FP32, dims: [4]{reshape}}}, {{name: MASK, data_type: INT64, dims: [-1]}}]
+        outputs: [{{name: OUT, data_type: FP32, dims: [2, -1]}}]
+        smoke:
+          - name: c
+            inputs: {{IN: {{value: {value}}}, MASK: {{value: {mask}}}}}
+            expect: {{OUT: {{match: {match}}}}}
+"""
+
+
+def test_an_input_without_the_batch_axis_of_a_batching_model_is_refused_before_serving(tmp_path: Path) -> None:
+    text = BATCHING.format(batch=8, reshape="", value="[1, 2, 3, 4]", mask="[[1, 1]]", match="shape, shape: [1, 2, 3]")
+
+    assert shape_problems(tmp_path, text) == [
+        "group.yaml:11: models[m].smoke[c].inputs.IN: shape [4] does not fit the input's dims [4] with max_batch_size "
+        "8: a request carries [batch, *dims], e.g. [1, 4]"
+    ]
+
+
+def test_batch_sizes_beyond_max_batch_size_or_differing_between_inputs_are_refused(tmp_path: Path) -> None:
+    text = BATCHING.format(batch=2, reshape="", value="[[1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3, 4]]",
+                           mask="[[1], [1], [1]]", match="shape, shape: [3, 2, 5]")
+    assert shape_problems(tmp_path, text) == [
+        "group.yaml:11: models[m].smoke[c].inputs.IN: batch size 3 of shape [3, 4] is not 1 to max_batch_size 2",
+        "group.yaml:11: models[m].smoke[c].inputs.MASK: batch size 3 of shape [3, 1] is not 1 to max_batch_size 2",
+        "group.yaml:12: models[m].smoke[c].expect.OUT: expected shape: batch size 3 of shape [3, 2, 5] is not 1 to "
+        "max_batch_size 2",
+    ]
+
+    text = BATCHING.format(batch=4, reshape="", value="[[1, 2, 3, 4], [1, 2, 3, 4]]", mask="[[1]]",
+                           match="shape, shape: [2, 2, 5]")
+    assert shape_problems(tmp_path, text) == [
+        "group.yaml:11: models[m].smoke[c].inputs.IN: the inputs of one request share one batch size, these differ: "
+        "IN 2, MASK 1"
+    ]
+
+
+def test_without_batching_the_shape_is_dims_and_reshape_is_not_what_the_request_carries(tmp_path: Path) -> None:
+    text = BATCHING.format(batch=0, reshape=", reshape: [2, 2]", value="[[1, 2], [3, 4]]", mask="[1, 1, 1]",
+                           match="allclose, value: [[1.0, 2.0, 3.0]]")
+
+    assert shape_problems(tmp_path, text) == [
+        "group.yaml:11: models[m].smoke[c].inputs.IN: shape [2, 2] does not fit the input's dims [4] (max_batch_size "
+        "0: no batch axis); the request carries dims, reshape [2, 2] is what the model sees",
+        "group.yaml:12: models[m].smoke[c].expect.OUT: the expected value's shape: shape [1, 3] does not fit the "
+        "output's dims [2, -1] (max_batch_size 0: no batch axis)",
+    ]
+
+
+def test_shapes_that_fit_dims_wildcards_and_the_batch_axis_are_accepted(tmp_path: Path) -> None:
+    (tmp_path / "model.py").write_text("# a python backend model\n")
+    (tmp_path / "group.yaml").write_text(textwrap.dedent(BATCHING.format(
+        batch=4, reshape="", value="[[1, 2, 3, 4], [5, 6, 7, 8]]", mask="[[1, 1, 1], [1, 0, 0]]",
+        match="allclose, value: [[[1.0], [2.0]], [[3.0], [4.0]]]")))
+    spec = load_spec(tmp_path / "group.yaml")
+
+    [case] = prepare_cases(spec, spec.models[0])
+
+    assert [tensor.array.shape for tensor in case.inputs] == [(2, 4), (2, 3)]

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from components._internal.atomic import write_bytes_atomic
 from components.core.problems import Problem, UserError
+from components.core.source_files import NotUsable, open_regular
 
 CACHE_FORMAT = "triton-groups.hash-cache/1"
 CACHE_FORMAT_FAMILY = "triton-groups.hash-cache/"
@@ -49,7 +50,7 @@ def read_chunks(path: Path, st: os.stat_result) -> Iterator[memoryview]:
     view = memoryview(buffer)
     total = 0
     try:
-        with open(path, "rb", buffering=0) as handle:
+        with open_regular(path) as handle:
             if identity(os.fstat(handle.fileno())) != identity(st):
                 raise _changed(path)
             while count := handle.readinto(buffer):
@@ -62,8 +63,11 @@ def read_chunks(path: Path, st: os.stat_result) -> Iterator[memoryview]:
     except FileNotFoundError:
         raise UserError(Problem(str(path), "", "disappeared while being read; restore it and run again",
                                 "hash.source_missing")) from None
-    except IsADirectoryError:
-        raise UserError(Problem(str(path), "", "is a folder where a file was expected", "hash.not_a_file")) from None
+    except NotUsable as exc:
+        if exc.code == "missing":
+            raise UserError(Problem(str(path), "", "disappeared while being read; restore it and run again",
+                                    "hash.source_missing")) from None
+        raise UserError(Problem(str(path), "", f"{exc.reason}; check the file", "hash.not_a_file")) from None
     except OSError as exc:
         raise UserError(Problem(str(path), "", f"cannot be read ({exc.strerror or exc}); check the file and its "
                                 "permissions", "hash.unreadable")) from None

@@ -15,13 +15,19 @@ ending in '/', size 0, the sha256 of no bytes), sorted by path. The same documen
 the zip as `<out>/<artifact>.manifest.json`, plus the zip's own sha256 and size. The repository's
 content hash (`repository_digest`) hashes only manifest entries, so it does not depend on the layout.
 
-Atomic, and nothing stale. Every zip and manifest is written under a temporary name; all are renamed
-into place only once every artifact of the build is complete (so each rewritten artifact holds two
-open files until then), and a failed build (a source file vanishing, a full disk) leaves the previous
-artifacts and no temporary files. Once the new set is in place, the artifacts of earlier builds that
-this build does not produce (a removed model's zip, `repository.zip` after a switch to per-model) are
-removed: only those recognised by their beside manifest's format marker, so `out` then holds exactly
-the current build, plus the user's own files.
+Atomic, and nothing stale. Every zip and manifest is written under a temporary name and fsynced; once
+every artifact of the build is complete (so each rewritten artifact holds two open files until then),
+they are published together: the list of renames is written as one commit record (`.build-commit.json`),
+then the zips are renamed into place, then the manifests, then the record is removed. A build finding a
+record (one killed between two renames) finishes it first, so a zip and its manifest are always seen
+together; a failed build (a source file vanishing, a full disk) leaves the previous artifacts and no
+temporary files, and the temporary files of a killed one are removed by the next build into `out`.
+Builds into one `out` take turns (`fcntl.flock` on the folder `out`). Once the new set is in place, the
+artifacts of earlier builds that this build does not produce (a removed model's zip, `repository.zip`
+after a switch to per-model) are removed: only those recognised by their beside manifest's format
+marker, so `out` then holds exactly the current build, plus the user's own files. `out` may not be `/`
+nor inside a folder the plan packs whole (a version folder, a repository folder): the next build would
+pack this one.
 
 Sizes up front. `artifact_size_bounds` gives each zip's size from the plan and a stat per file,
 before anything is read or written (to choose an upload route): every entry's size is known from the
@@ -45,12 +51,13 @@ import json
 import os
 import stat
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from components._internal.atomic import atomic_file
+from components._internal.atomic import finish_publishing, publish_together, remove_temporaries, staged_file
+from components._internal.flock import exclusive
 from components._internal.zipwriter import ReproducibleZipWriter, archive_size
 from components.core.hashcache import HashCache, read_chunks, sha256_bytes
 from components.core.plan import FileSource, ModelPlan, RepositoryPlan, require_complete
@@ -62,6 +69,10 @@ REPOSITORY_ARTIFACT = "repository"
 MANIFEST_FORMAT = "triton-groups.manifest/1"
 MANIFEST_SUFFIX = ".manifest.json"
 CACHE_NAME = ".hash-cache.json"
+COMMIT_NAME = ".build-commit.json"
+"""The commit record of a build publishing its zips and manifests (see `atomic.publish_together`)."""
+BUILD_LOCK_TIMEOUT_S = 3600.0
+"""How long a build waits for another one into the same folder."""
 FILE_MODE = 0o644
 EXECUTABLE_MODE = 0o755
 DIR_MODE = 0o755
@@ -89,7 +100,11 @@ class ManifestEntry:
 
 @dataclass(frozen=True)
 class Artifact:
-    """One zip: `name` is "repository" (layout single) or the model's name (per-model)."""
+    """One zip: `name` is "repository" (layout single) or the model's name (per-model).
+
+    `sources` says where each packed file came from, (path in the zip, source), sorted by path: the real
+    file read (links resolved), or what made it ("rendered from <spec>").
+    """
 
     name: str
     path: Path
@@ -97,6 +112,7 @@ class Artifact:
     size: int
     models: tuple[str, ...]
     manifest: tuple[ManifestEntry, ...]
+    sources: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,7 +130,9 @@ class BuildResult:
     def to_json(self) -> dict[str, Any]:
         return {
             "artifacts": [
-                {"name": a.name, "path": str(a.path), "sha256": a.sha256, "size": a.size} for a in self.artifacts
+                {"name": a.name, "path": str(a.path), "sha256": a.sha256, "size": a.size,
+                 "files": [{"path": path, "source": source} for path, source in a.sources]}
+                for a in self.artifacts
             ],
             "repository_sha256": self.repository_sha256,
         }
@@ -176,7 +194,11 @@ def repository_digest(manifests: Mapping[str, Sequence[ManifestEntry]]) -> str:
 
 
 def build_artifacts(
-    plan: RepositoryPlan, out: Path, layout: Layout = "single", cache_path: Path | None = None
+    plan: RepositoryPlan,
+    out: Path,
+    layout: Layout = "single",
+    cache_path: Path | None = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> BuildResult:
     """Write the artifact zips of `plan` and their manifests into `out`; keep the ones already up to date.
 
@@ -184,46 +206,132 @@ def build_artifacts(
     are removed (only files this tool wrote; anything else in `out` is left alone). `cache_path`
     defaults to `<out>/.hash-cache.json`. Raises UserError when a source file is missing, unreadable
     (the plan's problems included: `require_complete`) or changes during the build, or when `out`
-    cannot be written; the previous artifacts, stale ones included, are then left as they were.
+    cannot be written or is not a place for artifacts (`/`, or inside a folder the plan packs whole);
+    the previous artifacts, stale ones included, are then left as they were.
+
+    One build at a time per `out`: a second one waits for the first (`on_wait` is told once, with a line
+    saying for whom), then sees what the first wrote. Zips and manifests are published together (see the
+    module doc), and the temporary files of a build that was killed are removed by the next one.
     """
     _check_layout(layout)
     require_complete(plan)
     out = Path(out).absolute()
-    if out.exists() and not out.is_dir():
-        raise UserError(Problem(str(out), "", "is not a folder; give a folder to write the artifacts in",
-                                "package.out_not_folder"))
-    cache = HashCache(cache_path if cache_path is not None else out / CACHE_NAME)
+    _check_out(plan, out)
     items = {name: _items(plan.models[name]) for name in sorted(plan.models)}
     groups = _artifact_groups(tuple(items), layout)
 
-    artifacts: list[Artifact] = []
-    written: list[Artifact] = []
     try:
-        with contextlib.ExitStack() as commit:
-            for name, models in groups.items():
-                members = sorted((item for model in models for item in items[model]), key=lambda i: i.path)
-                previous = _previous_manifest(out, name)
-                known = _digests_known_before_zipping(members, cache, hash_small_misses=previous is not None)
-                artifact = None
-                if previous is not None and len(known) == len(members):
-                    entries = tuple(item.entry(known[item.path]) for item in members)
-                    artifact = _up_to_date(out, name, layout, models, entries, previous, cache)
-                if artifact is None:
-                    artifact = _write_artifact(commit, out, name, layout, models, members, known, cache)
-                    written.append(artifact)
-                artifacts.append(artifact)
-        for artifact in written:
-            cache.record(artifact.path, os.stat(artifact.path), artifact.sha256)
+        with _build_lock(out, on_wait):
+            finish_publishing(out / COMMIT_NAME)
+            remove_temporaries(out, _is_own_file)
+            cache = HashCache(cache_path if cache_path is not None else out / CACHE_NAME)
+            artifacts = _write_artifacts(out, layout, groups, items, cache)
+            try:
+                cache.save()
+            except OSError as exc:
+                raise UserError(Problem(str(cache.path), "", f"the artifacts are built, but the hash cache cannot be "
+                                        f"written ({exc.strerror or exc}); check its folder",
+                                        "package.cache_failed")) from None
+            removed = _remove_stale_artifacts(out, set(groups))
     except OSError as exc:
         raise UserError(Problem(str(out), "", f"cannot write the artifacts ({exc.strerror or exc}); "
                                 "check the folder's free space and permissions", "package.write_failed")) from None
-    try:
-        cache.save()
-    except OSError as exc:
-        raise UserError(Problem(str(cache.path), "", f"the artifacts are built, but the hash cache cannot be "
-                                f"written ({exc.strerror or exc}); check its folder", "package.cache_failed")) from None
-    removed = _remove_stale_artifacts(out, set(groups))
     return BuildResult(tuple(artifacts), repository_digest({a.name: a.manifest for a in artifacts}), layout, removed)
+
+
+def _write_artifacts(
+    out: Path, layout: str, groups: Mapping[str, tuple[str, ...]], items: Mapping[str, list[_Item]], cache: HashCache
+) -> list[Artifact]:
+    """Every artifact, kept or written; the written ones published together."""
+    artifacts: list[Artifact] = []
+    written: list[Artifact] = []
+    staged: list[tuple[Path, Path]] = []
+    try:
+        _stage_artifacts(out, layout, groups, items, cache, artifacts, written, staged)
+        if staged:
+            publish_together(out / COMMIT_NAME, sorted(staged, key=lambda pair: not pair[1].name.endswith(".zip")))
+    except BaseException:
+        if not (out / COMMIT_NAME).exists():  # not published: the previous artifacts stay, nothing of this build
+            for tmp, _ in staged:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+        raise
+    for artifact in written:
+        cache.record(artifact.path, os.stat(artifact.path), artifact.sha256)
+    return artifacts
+
+
+def _stage_artifacts(
+    out: Path,
+    layout: str,
+    groups: Mapping[str, tuple[str, ...]],
+    items: Mapping[str, list[_Item]],
+    cache: HashCache,
+    artifacts: list[Artifact],
+    written: list[Artifact],
+    staged: list[tuple[Path, Path]],
+) -> None:
+    """Add every artifact, kept or written, to `artifacts`; those written to `written`, their staged (complete,
+    fsynced, not yet published) files to `staged` as (temporary, target) pairs."""
+    with contextlib.ExitStack() as staging:
+        for name, models in groups.items():
+            members = sorted((item for model in models for item in items[model]), key=lambda i: i.path)
+            previous = _previous_manifest(out, name)
+            known = _digests_known_before_zipping(members, cache, hash_small_misses=previous is not None)
+            artifact = None
+            if previous is not None and len(known) == len(members):
+                entries = tuple(item.entry(known[item.path]) for item in members)
+                artifact = _up_to_date(out, name, layout, models, entries, previous, cache)
+            if artifact is None:
+                artifact = _write_artifact(staging, staged, out, name, layout, models, members, known, cache)
+                written.append(artifact)
+            artifacts.append(replace(artifact, sources=tuple(
+                (item.path, item.source.shown_source) for item in members if item.source is not None)))
+
+
+@contextlib.contextmanager
+def _build_lock(out: Path, on_wait: Callable[[str], None] | None) -> Iterator[None]:
+    """Hold the lock of the folder `out` itself (created if needed; no lock file is added to it), waiting up to
+    BUILD_LOCK_TIMEOUT_S for another build."""
+    out.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+    def waiting() -> None:
+        if on_wait is not None:
+            on_wait(f"waiting for another build to finish writing into {out}")
+
+    def busy() -> UserError:
+        return UserError(Problem(str(out), "", f"another build has been writing into this folder for "
+                                 f"{BUILD_LOCK_TIMEOUT_S:g} s, so this build did not run; wait for it, or end it if "
+                                 f"it is stuck (`fuser -v {out}` shows it)", "package.busy"))
+
+    try:
+        with exclusive(fd, None, BUILD_LOCK_TIMEOUT_S, waiting, busy):
+            yield
+    finally:
+        os.close(fd)
+
+
+def _is_own_file(name: str) -> bool:
+    """Whether a file named `name` in `out` is one a build writes (the targets of its temporary files)."""
+    return name.endswith((".zip", MANIFEST_SUFFIX)) or name in (CACHE_NAME, COMMIT_NAME)
+
+
+def _check_out(plan: RepositoryPlan, out: Path) -> None:
+    """UserError unless `out` may take the artifacts: a folder (or none yet), not `/`, and outside every folder
+    the plan took whole (`RepositoryPlan.read_folders`): the next build would pack this one's zips."""
+    if out.exists() and not out.is_dir():
+        raise UserError(Problem(str(out), "", "is not a folder; give a folder to write the artifacts in",
+                                "package.out_not_folder"))
+    real = Path(os.path.realpath(out))
+    if real == Path(real.anchor):
+        raise UserError(Problem(str(out), "", "is the root folder; give a folder of its own for the artifacts",
+                                "package.out_root"))
+    for folder in (real, *real.parents):
+        if folder in plan.read_folders:
+            raise UserError(Problem(str(out), "", f"is inside {folder}, a folder whose files are packed, so the next "
+                                    "build would pack these artifacts too; give a folder outside the model sources",
+                                    "package.out_in_sources"))
 
 
 def artifact_size_bounds(
@@ -403,7 +511,8 @@ def _up_to_date(
 
 
 def _write_artifact(
-    commit: contextlib.ExitStack,
+    staging: contextlib.ExitStack,
+    staged: list[tuple[Path, Path]],
     out: Path,
     name: str,
     layout: str,
@@ -412,13 +521,14 @@ def _write_artifact(
     known: Mapping[str, str],
     cache: HashCache,
 ) -> Artifact:
-    """Write the zip and its beside manifest under temporary names that `commit` renames on success.
+    """Write the zip and its beside manifest as staged files (`staging` removes them on a failure), adding each
+    (temporary, target) pair to `staged` for publishing.
 
     `known` holds the digests already known by repository path; the other files are hashed as they are zipped.
     """
     zip_path = out / f"{name}.zip"
-    handle = commit.enter_context(atomic_file(zip_path, "w+b"))
-    os.fchmod(handle.fileno(), ARTIFACT_FILE_MODE)
+    handle, tmp = staging.enter_context(staged_file(zip_path, "w+b", ARTIFACT_FILE_MODE))
+    staged.append((tmp, zip_path))
     digests = dict(known)
     with ReproducibleZipWriter(handle) as archive:
         for item in _zip_order(members):
@@ -432,8 +542,9 @@ def _write_artifact(
         document = _manifest_document(name, layout, models, entries)
         archive.add_bytes(f"{name}{MANIFEST_SUFFIX}", _dump(document), FILE_MODE)
     zip_sha256, zip_size = _digest_of_handle(handle)
-    beside = commit.enter_context(atomic_file(out / f"{name}{MANIFEST_SUFFIX}"))
-    os.fchmod(beside.fileno(), ARTIFACT_FILE_MODE)
+    beside_path = out / f"{name}{MANIFEST_SUFFIX}"
+    beside, tmp = staging.enter_context(staged_file(beside_path, "wb", ARTIFACT_FILE_MODE))
+    staged.append((tmp, beside_path))
     beside.write(_dump({**document, "zip": {"file": zip_path.name, "sha256": zip_sha256, "size": zip_size}}))
     return Artifact(name, zip_path, zip_sha256, zip_size, models, entries)
 

@@ -19,11 +19,24 @@ from google.protobuf import text_format
 
 from components._internal.atomic import atomic_dir
 from components._internal.schemas import mc
-from components.core.problems import Problem, UserError, errors
-from components.core.render import PYTHON_STUB_NAME, config_text, model_filename, parse_config, render_config
+from components.core.problems import Problem, Severity, UserError, errors
+from components.core.render import (
+    MAX_CONFIG_BYTES,
+    PYTHON_STUB_NAME,
+    config_text,
+    model_filename,
+    parse_config,
+    render_config,
+)
+from components.core.source_files import NotUsable, SourceRoots, check_kind, kind_of, read_file
 from components.core.spec import GroupSpec, ModelSpec, load_spec
+from components.core.spec_checks import NamedPath, named_paths, path_problem, source_roots
 
 CONFIG_NAME = "config.pbtxt"
+SPEC_LINK_HINT = ("outside this model's source folders; copy the file in, or list its folder in the model's "
+                  "allow_links_to")
+FOLDER_LINK_HINT = ("outside its model folder; copy the file in (cp -L), or describe the group in a spec and list "
+                    "the folder in the model's allow_links_to")
 SKIPPED_NAMES = frozenset({"__pycache__", ".DS_Store"})
 VERSION_FOLDER_NAME = re.compile(r"0|[1-9][0-9]*")
 """A folder name Triton reads as a model version: a decimal number without leading zeros (ASCII digits only)."""
@@ -41,14 +54,33 @@ def is_version_folder(name: str) -> bool:
 
 @dataclass(frozen=True)
 class FileSource:
-    """Where a repository file's bytes come from: a file on disk, or bytes made in memory."""
+    """Where a repository file's bytes come from: a file on disk, or bytes made in memory.
+
+    `origin` says where bytes in memory came from (a spec they were rendered from, the file they were read
+    from), for the build summary.
+    """
 
     path: Path | None = None
     data: bytes | None = None
     executable: bool = False
+    origin: str | None = None
 
-    def read(self) -> bytes:
-        return self.data if self.data is not None else self.path.read_bytes()  # type: ignore[union-attr]
+    def read(self, limit: int | None = None) -> bytes:
+        """The bytes; from a file, read whole as `source_files.read_file` does (OSError when that refuses it)."""
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
+        try:
+            return read_file(self.path, limit)
+        except NotUsable as exc:
+            raise OSError(errno.EINVAL, exc.detail, str(self.path)) from None
+
+    @property
+    def shown_source(self) -> str:
+        """Where the bytes come from, for a reader: the real file read (links resolved), or what made them."""
+        if self.path is not None:
+            return os.path.realpath(self.path)
+        return self.origin or "made by triton-groups"
 
 
 @dataclass
@@ -80,12 +112,18 @@ class ModelPlan:
 
 @dataclass
 class RepositoryPlan:
-    """A whole repository: models by name, and the spec it came from (None for a folder)."""
+    """A whole repository: models by name, and the spec it came from (None for a folder).
+
+    `read_folders` are the folders (fully resolved) whose whole content the plan took: the repository folder
+    and every folder listed below it, or a spec's version folders and the folders below them. Anything
+    written inside one of them would be taken by the next plan, so no build may write there.
+    """
 
     models: dict[str, ModelPlan]
     origin: Path
     spec: GroupSpec | None = None
     problems: list[Problem] = field(default_factory=list)
+    read_folders: frozenset[Path] = frozenset()
 
     def files(self) -> dict[str, FileSource]:
         """Every file of the repository, keyed `<model>/<path>`, sorted."""
@@ -99,18 +137,16 @@ class RepositoryPlan:
 def load_plan(path: Path | str) -> RepositoryPlan:
     """A plan from a spec file or from a repository folder; UserError when neither."""
     path = Path(path)
-    if path.is_dir():
-        return plan_from_folder(path)
-    if path.is_file():
-        return plan_from_spec(load_spec(path))
     wanted = "give a group spec (YAML) or a Triton model repository folder"
-    if path.exists():
-        raise UserError(Problem(str(path), "", f"is not a regular file or folder (a device, FIFO or socket); {wanted}",
-                                "input.not_a_file"))
-    if path.is_symlink():
-        raise UserError(Problem(str(path), "", f"is a broken symbolic link: its target {os.readlink(path)} does not "
-                                f"exist; fix the link or {wanted}", "input.broken_link"))
-    raise UserError(Problem(str(path), "", f"no such file or folder; {wanted}", "input.missing"))
+    try:
+        st = check_kind(path, "either")
+    except NotUsable as exc:
+        if exc.code == "missing":
+            raise UserError(Problem(str(path), "", f"no such file or folder; {wanted}", "input.missing")) from None
+        raise UserError(Problem(str(path), "", f"{exc.reason}; {wanted}", f"input.{exc.code}")) from None
+    if stat.S_ISDIR(st.st_mode):
+        return plan_from_folder(path)
+    return plan_from_spec(load_spec(path))
 
 
 def plan_from_spec(spec: GroupSpec) -> RepositoryPlan:
@@ -120,30 +156,42 @@ def plan_from_spec(spec: GroupSpec) -> RepositoryPlan:
     Problem in the plan's `problems`.
     """
     problems: list[Problem] = []
-    models = {model.name: _model_plan(model, spec, problems) for model in spec.models}
-    return RepositoryPlan(models=dict(sorted(models.items())), origin=spec.source, spec=spec, problems=problems)
+    folders: set[Path] = set()
+    models = {model.name: _model_plan(model, spec, problems, folders) for model in spec.models}
+    return RepositoryPlan(models=dict(sorted(models.items())), origin=spec.source, spec=spec, problems=problems,
+                          read_folders=frozenset(folders))
 
 
-def _model_plan(model: ModelSpec, spec: GroupSpec, problems: list[Problem]) -> ModelPlan:
+def _model_plan(model: ModelSpec, spec: GroupSpec, problems: list[Problem], folders: set[Path]) -> ModelPlan:
     files: dict[str, FileSource] = {}
     empty_dirs: set[str] = set()
+    index = spec.index_of(model)
+    roots = source_roots(model, spec.resolve)
+    usable = {named.field: _usable(spec, named, roots, problems)
+              for named in named_paths(index, model) if named.packed}
+    label = f"models[{model.name}]"
     if model.config:
         config_path = spec.resolve(model.config)
-        try:
-            text = config_path.read_bytes()
-        except OSError as exc:
-            config, error = None, f"{config_path} cannot be read ({_reason(exc)}); give a readable config.pbtxt file"
-        else:
-            config, error = _parse_bytes(text)
-            files[CONFIG_NAME] = FileSource(data=text)
+        config, error = None, f"{model.config} cannot be used (see the problem with {label}.config)"
+        if usable[f"{label}.config"] is not None:
+            try:
+                text = read_file(config_path, MAX_CONFIG_BYTES, "a config.pbtxt")
+            except NotUsable as exc:
+                error = f"{config_path} {exc.reason}; give a readable config.pbtxt file"
+            else:
+                config, error = _parse_bytes(text)
+                files[CONFIG_NAME] = FileSource(data=text, origin=os.path.realpath(config_path))
     else:
         config, error = render_config(model, spec), None
-        files[CONFIG_NAME] = FileSource(data=config_text(config).encode())
+        files[CONFIG_NAME] = FileSource(data=config_text(config).encode(), origin=f"rendered from {spec.source}")
     default_name = model_filename(config) if config is not None else None
-    for version, rel in sorted(model.versions.items()):
-        source = spec.resolve(rel)
-        if source.is_dir():
-            listing = _walk(source, problems)
+    for version in sorted(model.versions):
+        found = usable[f"{label}.versions.{version}"]
+        if found is None:
+            continue
+        source, st = found
+        if stat.S_ISDIR(st.st_mode):
+            listing = _walk(source, roots, problems, folders)
             if listing is None:
                 continue
             files.update({f"{version}/{sub}": src for sub, src in listing.files.items()})
@@ -151,19 +199,29 @@ def _model_plan(model: ModelSpec, spec: GroupSpec, problems: list[Problem]) -> M
             if not listing.files:
                 empty_dirs.add(str(version))
         else:
-            files[f"{version}/{default_name or source.name}"] = _source(source)
+            files[f"{version}/{default_name or source.name}"] = _source(source, st)
     if model.platform == "ensemble" and not model.versions:
         empty_dirs.add("1")
-    if model.python and model.python.execution_env:
-        env = spec.resolve(model.python.execution_env)
-        files[f"env/{env.name}"] = _source(env)
-    if model.python and model.python.stub:
-        files[PYTHON_STUB_NAME] = FileSource(path=spec.resolve(model.python.stub), executable=True)
+    if model.python and model.python.execution_env and (found := usable[f"{label}.python.execution_env"]):
+        files[f"env/{found[0].name}"] = _source(*found)
+    if model.python and model.python.stub and (found := usable[f"{label}.python.stub"]):
+        files[PYTHON_STUB_NAME] = FileSource(path=found[0], executable=True)
     for output in model.outputs:
-        if output.label_filename:
-            label = spec.resolve(output.label_filename)
-            files[label.name] = _source(label)
+        if output.label_filename and (found := usable[f"{label}.outputs[{output.name}].label_filename"]):
+            files[found[0].name] = _source(*found)
     return ModelPlan(model.name, dict(sorted(files.items())), config, error, frozenset(empty_dirs))
+
+
+def _usable(spec: GroupSpec, named: NamedPath, roots: SourceRoots,
+            problems: list[Problem]) -> tuple[Path, os.stat_result] | None:
+    """The located path and stat of a path the spec names, checked as `load_spec` checks it; None (and a Problem)
+    when it cannot be used (a spec loaded before the file changed, or one built in Python)."""
+    path = spec.resolve(named.written)
+    found = path_problem(named, path, roots)
+    if found is not None:
+        problems.append(Problem(spec.shown_path, named.field, *found, line=spec.line(*named.where)))
+        return None
+    return path, os.stat(path)
 
 
 def plan_from_folder(root: Path) -> RepositoryPlan:
@@ -177,12 +235,24 @@ def plan_from_folder(root: Path) -> RepositoryPlan:
         entries = sorted(root.iterdir())
     except OSError as exc:
         raise UserError(_unreadable(root, exc)) from None
+    real_root = root.resolve()
     models: dict[str, ModelPlan] = {}
     problems: list[Problem] = []
+    folders = {real_root}
     for entry in entries:
-        if not entry.is_dir() or entry.name in SKIPPED_NAMES or entry.name.startswith("."):
+        if not entry.is_dir():
             continue
-        listing = _walk(entry, problems)
+        if entry.name in SKIPPED_NAMES or entry.name.startswith("."):
+            why = "a cache folder" if entry.name in SKIPPED_NAMES else "its name starts with '.'"
+            problems.append(Problem(str(entry), "", f"skipped, not read as a model ({why})", "repository.skipped",
+                                    severity=Severity.WARNING))
+            continue
+        roots = SourceRoots.of([real_root / entry.name])
+        target = roots.outside(entry)
+        if target is not None:
+            problems.append(_link_outside(entry, target, FOLDER_LINK_HINT))
+            continue
+        listing = _walk(entry, roots, problems, folders, FOLDER_LINK_HINT)
         if listing is None:
             continue
         config: mc.ModelConfig | None = None
@@ -192,12 +262,12 @@ def plan_from_folder(root: Path) -> RepositoryPlan:
         elif (entry / CONFIG_NAME).is_dir():
             error = "config.pbtxt is a folder; it must be the model configuration file"
         models[entry.name] = ModelPlan(entry.name, listing.files, config, error, listing.empty_dirs)
-    return RepositoryPlan(models=models, origin=root.resolve(), problems=problems)
+    return RepositoryPlan(models=models, origin=real_root, problems=problems, read_folders=frozenset(folders))
 
 
 def _parse_file(source: FileSource) -> tuple[mc.ModelConfig | None, str | None]:
     try:
-        data = source.read()
+        data = source.read(MAX_CONFIG_BYTES)
     except OSError as exc:
         return None, f"config.pbtxt cannot be read ({_reason(exc)}); make it readable by this user"
     return _parse_bytes(data)
@@ -213,8 +283,8 @@ def _parse_bytes(data: bytes) -> tuple[mc.ModelConfig | None, str | None]:
         return None, f"does not parse against Triton's model configuration schema: {exc}"
 
 
-def _source(path: Path) -> FileSource:
-    return FileSource(path=path, executable=bool(path.stat().st_mode & stat.S_IXUSR))
+def _source(path: Path, st: os.stat_result) -> FileSource:
+    return FileSource(path=path, executable=bool(st.st_mode & stat.S_IXUSR))
 
 
 @dataclass(frozen=True)
@@ -225,35 +295,66 @@ class _Listing:
     empty_dirs: frozenset[str]
 
 
-def _walk(folder: Path, problems: list[Problem]) -> _Listing | None:
-    """Every file below `folder` (following links), caches left out, and the empty folders (a SavedModel's
-    `variables/`); None when `folder` itself cannot be listed. What cannot be read is added to `problems`."""
+def _walk(folder: Path, roots: SourceRoots, problems: list[Problem], folders: set[Path],
+          link_hint: str = SPEC_LINK_HINT) -> _Listing | None:
+    """Every regular file below `folder`, caches left out, and the empty folders (a SavedModel's `variables/`);
+    None when `folder` itself cannot be listed. What cannot be read is added to `problems`, every folder
+    listed (fully resolved) to `folders`.
+
+    Symbolic links are followed when they stay inside `roots`; a link leaving them, a link back to a folder
+    that holds it, a FIFO, a device or a socket is a Problem (`link_hint` says what to do about a link).
+    """
     found: dict[str, FileSource] = {}
     empty: set[str] = set()
-    unlisted: list[OSError] = []
-    for current, dirs, names in os.walk(folder, onerror=unlisted.append, followlinks=True):
-        base = Path(current)
-        if base != folder and not dirs and not names:
-            empty.add(base.relative_to(folder).as_posix())
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_NAMES)
-        for name in sorted(names):
+    try:
+        top = os.stat(folder)
+    except OSError as exc:
+        problems.append(_unreadable(folder, exc))
+        return None
+
+    def visit(current: Path, prefix: str, ancestors: frozenset[tuple[int, int]]) -> bool:
+        folders.add(Path(os.path.realpath(current)))
+        try:
+            with os.scandir(current) as listing:
+                names = sorted(entry.name for entry in listing)
+        except OSError as exc:
+            problems.append(_unreadable(current, exc))
+            return False
+        if prefix and not names:
+            empty.add(prefix.rstrip("/"))
+        for name in names:
             if name in SKIPPED_NAMES or name.endswith(".pyc"):
                 continue
-            path = base / name
+            path = current / name
             try:
-                source = _source(path)
+                st = os.stat(path)
             except OSError as exc:
                 problems.append(_unreadable(path, exc))
                 continue
-            if not path.is_file():
-                problems.append(Problem(str(path), "", "is not a regular file (a device, FIFO or socket), so it "
-                                        "cannot be served; remove it", "repository.not_a_file"))
+            target = roots.outside(path)
+            if target is not None:
+                problems.append(_link_outside(path, target, link_hint))
                 continue
-            found[path.relative_to(folder).as_posix()] = source
-    problems += [_unreadable(Path(error.filename), error) for error in unlisted]
-    if any(Path(error.filename) == folder for error in unlisted):
+            if stat.S_ISDIR(st.st_mode):
+                if (st.st_dev, st.st_ino) in ancestors:
+                    problems.append(Problem(str(path), "", f"is a symbolic link to {os.path.realpath(path)}, a "
+                                            "folder that holds it (a loop); remove it", "repository.link_loop"))
+                    continue
+                visit(path, f"{prefix}{name}/", ancestors | {(st.st_dev, st.st_ino)})
+            elif stat.S_ISREG(st.st_mode):
+                found[f"{prefix}{name}"] = _source(path, st)
+            else:
+                problems.append(Problem(str(path), "", f"is {kind_of(st.st_mode)}, not a regular file, so it "
+                                        "cannot be served; remove it", "repository.not_a_file"))
+        return True
+
+    if not visit(folder, "", frozenset({(top.st_dev, top.st_ino)})):
         return None
     return _Listing(dict(sorted(found.items())), frozenset(empty))
+
+
+def _link_outside(path: Path, target: Path, hint: str) -> Problem:
+    return Problem(str(path), "", f"is a symbolic link to {target}, {hint}", "repository.link_outside")
 
 
 def _unreadable(path: Path, exc: OSError) -> Problem:

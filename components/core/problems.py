@@ -6,9 +6,13 @@ pre-flight checks all return lists of them, and the CLI prints them one per line
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+
+_REPR_SURROGATE = re.compile(r"\\udc([89a-f][0-9a-f])")
+"""How repr() writes a byte of a file name that is not UTF-8."""
 
 
 class Severity(StrEnum):
@@ -33,15 +37,32 @@ class Problem:
     severity: Severity = Severity.ERROR
 
     def __str__(self) -> str:
-        """`file:line: field: message`; the parts not known are left out (no dangling ':')."""
+        """`file:line: field: message` on one line (see `printable`); the parts not known are left out."""
         where = f"{self.file}:{self.line}" if self.line else self.file
         prefix = "warning: " if self.severity is Severity.WARNING else ""
         location = ": ".join(part for part in (where, self.field) if part)
-        return f"{location}: {prefix}{self.message}" if location else f"{prefix}{self.message}"
+        return printable(f"{location}: {prefix}{self.message}" if location else f"{prefix}{self.message}")
 
     @property
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
+
+
+def printable(text: str) -> str:
+    """`text` fit for one line of a terminal: line breaks, other control characters and the bytes of a file name
+    that are not UTF-8 (Python's surrogate escapes) written as escapes (`\\n`, `\\x1b`, `\\xff`).
+
+    A name already shown with repr() writes such a byte as `\\udcff`; it is shown as `\\xff` too, so that one
+    file name reads the same everywhere in a message.
+    """
+    if not text.isprintable():
+        text = "".join(
+            char if char.isprintable()
+            else f"\\x{ord(char) - 0xDC00:02x}" if "\udc80" <= char <= "\udcff"
+            else char.encode("unicode_escape").decode("ascii")
+            for char in text
+        )
+    return _REPR_SURROGATE.sub(r"\\x\1", text) if "\\udc" in text else text
 
 
 def errors(problems: Iterable[Problem]) -> list[Problem]:

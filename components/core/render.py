@@ -9,10 +9,8 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from components.core.plan import RepositoryPlan
-
 from google.protobuf import json_format, text_format
+from google.protobuf.message import Message
 
 from components._internal.schemas import mc
 from components.core.problems import Problem, UserError
@@ -25,13 +23,51 @@ from components.core.spec import (
     QueuePolicySpec,
 )
 
+if TYPE_CHECKING:
+    from components.core.plan import RepositoryPlan
+
 EXECUTION_ENV_PARAMETER = "EXECUTION_ENV_PATH"
 PYTHON_STUB_NAME = "triton_python_backend_stub"
+MAX_CONFIG_BYTES = 16 << 20
+"""The largest config.pbtxt read (Triton's own are kilobytes; a large one holds an ensemble or warmup data)."""
 
 
 def parse_config(text: str) -> mc.ModelConfig:
-    """Parse config.pbtxt text strictly; raises text_format.ParseError on unknown fields or bad values."""
-    return text_format.Parse(text, mc.ModelConfig())
+    """Parse config.pbtxt text strictly; raises text_format.ParseError on unknown fields or bad values.
+
+    Bad values include an enum given as a number that names no value (`kind: -1`): protobuf keeps those, and
+    every rule reading the field would then meet a value Triton's schema does not have.
+    """
+    config = text_format.Parse(text, mc.ModelConfig())
+    unknown = _unknown_enum_value(config, "")
+    if unknown is not None:
+        raise text_format.ParseError(unknown)
+    return config
+
+
+def _unknown_enum_value(message: Message, where: str) -> str | None:
+    """The first enum field of `message` (at path `where`) holding a number its enum does not name, said in words."""
+    for field, value in message.ListFields():
+        path = f"{where}.{field.name}" if where else field.name
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            items = [(f"{path}[{key}]", item) for key, item in value.items()]
+            if field.message_type.fields_by_name["value"].message_type is None:
+                continue
+        elif field.message_type is not None:
+            items = list(enumerate(value)) if field.is_repeated else [(None, value)]
+            items = [(f"{path}[{index}]" if index is not None else path, item) for index, item in items]
+        else:
+            if field.enum_type is not None:
+                for number in value if field.is_repeated else [value]:
+                    if number not in field.enum_type.values_by_number:
+                        names = ", ".join(v.name for v in field.enum_type.values)
+                        return f"{path}: {number} is not a value of {field.enum_type.name}; use one of {names}"
+            continue
+        for item_path, item in items:
+            found = _unknown_enum_value(item, item_path)
+            if found is not None:
+                return found
+    return None
 
 
 def config_text(config: mc.ModelConfig) -> str:
@@ -70,7 +106,7 @@ def model_filename(config: mc.ModelConfig) -> str | None:
 
 
 def execution_env_path(env_file: str) -> str:
-    """The EXECUTION_ENV_PATH value for a conda-pack file placed at env/<file> (seed 000)."""
+    """The EXECUTION_ENV_PATH value for a conda-pack file placed at env/<file>."""
     return f"$$TRITON_MODEL_DIRECTORY/env/{PurePosixPath(env_file).name}"
 
 
@@ -123,8 +159,11 @@ def render_config(model: ModelSpec, spec: GroupSpec) -> mc.ModelConfig:
     if model.extra_config:
         try:
             text_format.Merge(model.extra_config, config)
+            unknown = _unknown_enum_value(config, "")
+            if unknown is not None:
+                raise text_format.ParseError(unknown)
         except text_format.ParseError as exc:
-            index = spec.models.index(model)
+            index = spec.index_of(model)
             raise UserError(Problem(
                 spec.shown_path, f"models[{model.name}].extra_config",
                 f"not valid config.pbtxt text for Triton's schema: {exc}", "spec.extra_config",

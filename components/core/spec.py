@@ -30,8 +30,9 @@ from pydantic import (
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from components._internal.schemas import mc
-from components._internal.yaml_lines import line_of, load_with_lines
+from components._internal.yaml_lines import YAMLRefused, line_of, load_with_lines
 from components.core.problems import Problem, UserError
+from components.core.source_files import NotUsable, located, read_file
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 NAME_RULE = (
@@ -98,9 +99,16 @@ KindName = Annotated[
     str, BeforeValidator(_normalize_enum("KIND_", list(mc.ModelInstanceGroup.Kind.keys())))
 ]
 ModelName = Annotated[str, AfterValidator(_check_name)]
-VersionNumber = Annotated[int, AfterValidator(_check_version)]
+INT32_MAX, INT64_MAX, UINT32_MAX, UINT64_MAX = 2**31 - 1, 2**63 - 1, 2**32 - 1, 2**64 - 1
+Int32 = Annotated[int, Field(ge=-(2**31), le=INT32_MAX)]
+Int64 = Annotated[int, Field(ge=-(2**63), le=INT64_MAX)]
+UInt64 = Annotated[int, Field(ge=0, le=UINT64_MAX)]
+"""Integers that fit the field of Triton's model configuration they become (protobuf refuses any other)."""
+VersionNumber = Annotated[int, Field(le=INT64_MAX), AfterValidator(_check_version)]
 """A model version: Triton's numeric version folder, 1 or more."""
 RelativePath = Annotated[str, Field(min_length=1, description="a path relative to the spec file")]
+MAX_SPEC_BYTES = 64 << 20
+"""The largest spec file read: a spec of 8,000 models is about 10 MB."""
 
 
 class StrictModel(BaseModel):
@@ -229,41 +237,41 @@ def _combined_error(title: str, errors: list[ErrorDetails], broken: list[Broken]
 class InputSpec(StrictModel):
     name: str = Field(min_length=1)
     data_type: DataTypeName
-    dims: list[int]
-    reshape: list[int] | None = Field(None, description="the shape the model sees, if it differs from dims")
+    dims: list[Int64]
+    reshape: list[Int64] | None = Field(None, description="the shape the model sees, if it differs from dims")
     optional: bool = False
 
 
 class OutputSpec(StrictModel):
     name: str = Field(min_length=1)
     data_type: DataTypeName
-    dims: list[int]
-    reshape: list[int] | None = None
+    dims: list[Int64]
+    reshape: list[Int64] | None = None
     label_filename: RelativePath | None = None
 
 
 class InstanceGroupSpec(StrictModel):
     kind: KindName = "KIND_AUTO"
-    count: int = Field(1, ge=1)
-    gpus: list[int] = Field(default_factory=list)
+    count: int = Field(1, ge=1, le=INT32_MAX)
+    gpus: list[Int32] = Field(default_factory=list)
     name: str | None = None
 
 
 class QueuePolicySpec(StrictModel):
     timeout_action: Literal["REJECT", "DELAY"] = "REJECT"
-    default_timeout_microseconds: int = Field(0, ge=0)
+    default_timeout_microseconds: int = Field(0, ge=0, le=UINT64_MAX)
     allow_timeout_override: bool = False
-    max_queue_size: int = Field(0, ge=0)
+    max_queue_size: int = Field(0, ge=0, le=UINT32_MAX)
 
 
 class DynamicBatchingSpec(StrictModel):
-    preferred_batch_size: list[int] = Field(default_factory=list)
-    max_queue_delay_microseconds: int = Field(0, ge=0)
+    preferred_batch_size: list[Int32] = Field(default_factory=list)
+    max_queue_delay_microseconds: int = Field(0, ge=0, le=UINT64_MAX)
     preserve_ordering: bool = False
-    priority_levels: int = Field(0, ge=0)
-    default_priority_level: int = Field(0, ge=0)
+    priority_levels: int = Field(0, ge=0, le=UINT64_MAX)
+    default_priority_level: int = Field(0, ge=0, le=UINT64_MAX)
     default_queue_policy: QueuePolicySpec | None = None
-    priority_queue_policy: dict[int, QueuePolicySpec] = Field(default_factory=dict)
+    priority_queue_policy: dict[UInt64, QueuePolicySpec] = Field(default_factory=dict)
 
 
 def _one_version_policy(fields: Fields) -> Broken | None:
@@ -281,13 +289,13 @@ class VersionPolicySpec(RuledModel):
 
     spec_rules = (_one_version_policy,)
 
-    latest: int | None = Field(None, ge=1)
+    latest: int | None = Field(None, ge=1, le=UINT32_MAX)
     all: bool | None = None
     specific: list[VersionNumber] | None = Field(None, min_length=1)
 
 
 class PythonSpec(StrictModel):
-    """Python-backend extras (seed 000): a conda-pack environment and a custom backend stub."""
+    """Python-backend extras: a conda-pack environment and a custom backend stub."""
 
     execution_env: RelativePath | None = Field(
         None, description="a conda-pack tar.gz, placed at env/<file> in the model folder"
@@ -297,7 +305,7 @@ class PythonSpec(StrictModel):
 
 class EnsembleStepSpec(StrictModel):
     model: str = Field(min_length=1)
-    version: int = -1
+    version: Int64 = -1
     input_map: dict[str, str] = Field(description="the step model's input name -> ensemble tensor")
     output_map: dict[str, str] = Field(description="the step model's output name -> ensemble tensor")
 
@@ -376,7 +384,8 @@ class SmokeCase(StrictModel):
     name: str = Field(min_length=1)
     inputs: dict[str, SmokeInput] = Field(min_length=1)
     expect: dict[str, SmokeExpectation] = Field(min_length=1)
-    version: int | None = Field(None, ge=1, description="the model version to query; default: Triton's choice")
+    version: int | None = Field(None, ge=1, le=INT64_MAX,
+                                description="the model version to query; default: Triton's choice")
 
 
 class SmokeSettings(StrictModel):
@@ -466,8 +475,13 @@ class ModelSpec(RuledModel):
     versions: dict[VersionNumber, RelativePath] = Field(
         default_factory=dict, description="version number -> model file or folder"
     )
+    allow_links_to: list[RelativePath] = Field(
+        default_factory=list,
+        description="folders outside this model's own source folders that symbolic links among its files may point "
+        "into (by default a link is followed only when it stays inside the folders the model's paths name)",
+    )
     default_model_filename: str | None = None
-    max_batch_size: int = Field(0, ge=0)
+    max_batch_size: int = Field(0, ge=0, le=INT32_MAX)
     inputs: list[InputSpec] = Field(default_factory=list)
     outputs: list[OutputSpec] = Field(default_factory=list)
     instance_groups: list[InstanceGroupSpec] = Field(default_factory=list)
@@ -503,6 +517,7 @@ class GroupSpec(StrictModel):
     _source: Path = PrivateAttr(default=Path("group.yaml"))
     _shown: str = PrivateAttr(default="group.yaml")
     _lines: dict[tuple[Any, ...], int] = PrivateAttr(default_factory=dict)
+    _positions: dict[int, int] = PrivateAttr(default_factory=dict)
 
     @property
     def source(self) -> Path:
@@ -515,7 +530,8 @@ class GroupSpec(StrictModel):
         return self._shown
 
     def resolve(self, relative: str) -> Path:
-        """A path written in the spec, resolved against the spec file's folder."""
+        """A path written in the spec, against the spec file's folder: its folders resolved, a link at its end kept
+        as a link (`source_files.located`), so that the link rule can see it."""
         return _resolve(self._source, relative)
 
     def model(self, name: str) -> ModelSpec:
@@ -523,6 +539,16 @@ class GroupSpec(StrictModel):
             if model.name == name:
                 return model
         raise KeyError(name)
+
+    def index_of(self, model: ModelSpec) -> int:
+        """The position of `model` (this very object) in `models`, for its spec lines; constant time.
+
+        Not `models.index`: that compares whole models field by field, which made a spec of thousands
+        of models take minutes.
+        """
+        if len(self._positions) != len(self.models):
+            self._positions = {id(given): index for index, given in enumerate(self.models)}
+        return self._positions[id(model)]
 
     def line(self, *path: Any) -> int | None:
         """The spec line of a field path such as ('models', 0, 'versions', 1)."""
@@ -533,23 +559,13 @@ def load_spec(path: Path | str) -> GroupSpec:
     """Load and check a spec file; raise UserError listing every problem, each with its line."""
     path = Path(path)
     shown = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        missing = Problem(shown, "", "no such file; give the path of a group spec (YAML)", "spec.missing")
-        raise UserError(missing) from None
-    except IsADirectoryError:
-        specs = sorted(str(found) for suffix in ("yaml", "yml") for found in path.glob(f"*.{suffix}"))
-        raise UserError(Problem(shown, "", "is a folder; give the group spec file (YAML) itself"
-                                f"{f', e.g. {specs[0]}' if specs else ''}", "spec.folder")) from None
-    except UnicodeDecodeError as exc:
-        raise UserError(Problem(shown, "", f"is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
-                                f"{exc.start}); save it as UTF-8", "spec.encoding")) from None
-    except OSError as exc:
-        raise UserError(Problem(shown, "", f"cannot read the file ({(exc.strerror or str(exc)).lower()}); make it "
-                                "readable by this user", "spec.unreadable")) from None
+    text = _spec_text(path, shown)
     try:
         data, lines = load_with_lines(text)
+    except YAMLRefused as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise UserError(Problem(shown, field_path(exc.path, None), f"refused: {exc.problem}", "spec.yaml_refused",
+                                line=line)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         reason = getattr(exc, "problem", None) or str(exc)
@@ -578,9 +594,33 @@ def load_spec(path: Path | str) -> GroupSpec:
     return spec
 
 
+def _spec_text(path: Path, shown: str) -> str:
+    """The spec file's text; UserError when it is not a readable UTF-8 regular file of at most MAX_SPEC_BYTES."""
+    try:
+        data = read_file(path, MAX_SPEC_BYTES, "a group spec")
+    except NotUsable as exc:
+        if exc.code == "missing":
+            raise UserError(Problem(shown, "", "no such file; give the path of a group spec (YAML)",
+                                    "spec.missing")) from None
+        if exc.code == "is_a_folder":
+            specs = sorted(str(found) for suffix in ("yaml", "yml") for found in path.glob(f"*.{suffix}"))
+            raise UserError(Problem(shown, "", "is a folder; give the group spec file (YAML) itself"
+                                    f"{f', e.g. {specs[0]}' if specs else ''}", "spec.folder")) from None
+        if exc.code == "unreadable":
+            raise UserError(Problem(shown, "", f"{exc.reason}; make it readable by this user",
+                                    "spec.unreadable")) from None
+        raise UserError(Problem(shown, "", f"{exc.reason}; give the group spec file (YAML)",
+                                f"spec.{exc.code}")) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(Problem(shown, "", f"is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                                f"{exc.start}); save it as UTF-8", "spec.encoding")) from None
+
+
 def _resolve(spec_file: Path, relative: str) -> Path:
-    """A path written in the spec, resolved against the spec file's folder."""
-    return (spec_file.resolve().parent / relative).resolve()
+    """A path written in the spec, against the spec file's folder; a link at its end is not followed (`located`)."""
+    return located(spec_file.resolve().parent, relative)
 
 
 def _models_that_validate(data: dict[str, Any]) -> tuple[list[tuple[int, ModelSpec]], list[Any]]:
@@ -633,6 +673,9 @@ def field_path(loc: tuple[Any, ...], data: Any) -> str:
             name = item.get("name") if isinstance(item, dict) else None
             parts.append(f"[{name}]" if isinstance(name, str) and name else f"[{part}]")
             node = item
+        elif isinstance(part, int) and not isinstance(node, dict):
+            parts.append(f"[{part}]")
+            node = None
         else:
             parts.append(f".{part}" if parts else str(part))
             node = node.get(part) if isinstance(node, dict) else None

@@ -18,14 +18,13 @@ neither both start a server nor both rewrite the served repository. A second pro
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from components._internal.flock import exclusive
 from components.core.problems import Problem, UserError
 from components.core.runtime.state import process_info
 
@@ -34,7 +33,6 @@ LOG = logging.getLogger("triton_groups.runtime")
 LOCK_NAME = "server.lock"
 LOCK_TIMEOUT_S = 300.0
 """How long a process waits for another one to finish starting, updating or stopping the same server."""
-LOCK_POLL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -72,15 +70,15 @@ def state_lock(state_dir: Path | str, operation: str, timeout_s: float = LOCK_TI
     """
     path = lock_path(state_dir)
     fd = _open_lock_file(path)
+
+    def waiting() -> None:
+        LOG.warning("waiting up to %.0f s for %s to finish with the local server in %s (%s)", timeout_s,
+                    _describe(lock_holder(path.parent)), path.parent, operation)
+
     try:
-        _acquire(fd, path, operation, timeout_s)
-        try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()} {operation}\n".encode(), 0)
+        with exclusive(fd, f"{os.getpid()} {operation}\n", timeout_s, waiting,
+                       lambda: UserError(_busy_problem(path, operation, timeout_s))):
             yield path
-        finally:
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
 
@@ -99,24 +97,6 @@ def _open_lock_file(path: Path) -> int:
         str(folder), "", f"{problem}; the state folder of a local server must be a folder this user can write (it "
         "is created if missing): give another path", "runtime.state_dir",
     ))
-
-
-def _acquire(fd: int, path: Path, operation: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    waiting = False
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            pass
-        if time.monotonic() >= deadline:
-            raise UserError(_busy_problem(path, operation, timeout_s))
-        if not waiting:
-            waiting = True
-            LOG.warning("waiting up to %.0f s for %s to finish with the local server in %s (%s)", timeout_s,
-                        _describe(lock_holder(path.parent)), path.parent, operation)
-        time.sleep(LOCK_POLL_S)
 
 
 def _describe(holder: LockHolder | None) -> str:

@@ -9,19 +9,19 @@ INT32, 300 is not an INT8). Every problem is reported at once as a UserError nam
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from tritonclient.utils import triton_to_np_dtype
 
 from components._internal.schemas import mc
 from components.core.problems import Problem, UserError
-from components.core.render import parse_config, render_config
+from components.core.render import MAX_CONFIG_BYTES, parse_config, render_config
 from components.core.smoke.checks import Expectation
 from components.core.smoke.transport import Tensor
+from components.core.source_files import NotUsable, open_regular, read_file
 from components.core.spec import GroupSpec, ModelSpec, SmokeExpectation, SmokeInput
 
 INDEX_DATATYPE = "INT64"
@@ -53,45 +53,126 @@ def triton_datatype(type_name: str) -> str:
 
 
 def prepare_cases(spec: GroupSpec, model: ModelSpec) -> list[PreparedCase]:
-    """Every smoke case of `model`, in spec order; UserError listing every case that cannot be built."""
-    index = spec.models.index(model)
-    input_types, output_types = _config_datatypes(spec, model)
+    """Every smoke case of `model`, in spec order; UserError listing every case that cannot be built.
+
+    Each tensor's shape is checked as Triton checks a request (see `_shape_problem`): an input against its
+    dims and the model's max_batch_size, and an expected shape or value against the output's, so that a case
+    the server would refuse (HTTP 400) or could never pass is reported before anything is served.
+    """
+    index = spec.index_of(model)
+    config = _config(spec, model)
+    inputs_by_name = {t.name: t for t in config.input}
+    outputs_by_name = {t.name: t for t in config.output}
     problems: list[Problem] = []
     prepared = []
     for case_index, case in enumerate(model.smoke):
         label = f"models[{model.name}].smoke[{case.name}]"
+
+        def report(kind: str, tensor: str, message: str, case_index: int = case_index, label: str = label) -> None:
+            line = spec.line("models", index, "smoke", case_index, kind, tensor)
+            problems.append(Problem(spec.shown_path, f"{label}.{kind}.{tensor}", message,
+                                    "smoke.input" if kind == "inputs" else "smoke.expect", line))
+
         inputs = []
         for tensor, given in case.inputs.items():
+            found = inputs_by_name.get(tensor)
             try:
-                inputs.append(_input_tensor(spec, tensor, given, input_types.get(tensor)))
+                built = _input_tensor(spec, tensor, given, _datatype(found))
+                if found is not None:
+                    _check_input_shape(built.array.shape, found, config.max_batch_size)
+                inputs.append(built)
             except ValueError as exc:
-                line = spec.line("models", index, "smoke", case_index, "inputs", tensor)
-                problems.append(Problem(spec.shown_path, f"{label}.inputs.{tensor}", str(exc), "smoke.input", line))
+                report("inputs", tensor, str(exc))
+        batch = _request_batch(inputs, inputs_by_name, config.max_batch_size)
+        if isinstance(batch, str):
+            report("inputs", next(iter(case.inputs)), batch)
+            batch = None
         expectations = []
         for tensor, expected in case.expect.items():
+            found = outputs_by_name.get(tensor)
             try:
-                expectations.append(_expectation(spec, tensor, expected, output_types.get(tensor)))
+                built_expectation = _expectation(spec, tensor, expected, _datatype(found))
+                if found is not None:
+                    _check_expected_shape(built_expectation, found, config.max_batch_size, batch)
+                expectations.append(built_expectation)
             except ValueError as exc:
-                line = spec.line("models", index, "smoke", case_index, "expect", tensor)
-                problems.append(Problem(spec.shown_path, f"{label}.expect.{tensor}", str(exc), "smoke.expect", line))
+                report("expect", tensor, str(exc))
         prepared.append(PreparedCase(model.name, case.name, tuple(inputs), tuple(expectations), case.version))
     if problems:
         raise UserError(problems)
     return prepared
 
 
-def _config_datatypes(spec: GroupSpec, model: ModelSpec) -> tuple[dict[str, str], dict[str, str]]:
-    """The v2 datatypes of the model config's inputs and outputs, by name (empty when the config is unreadable)."""
+def _config(spec: GroupSpec, model: ModelSpec) -> mc.ModelConfig:
+    """The model's config as Triton reads it (empty when a bring-your-own config cannot be read: load reports that)."""
     if model.config:
         try:
-            config = parse_config(spec.resolve(model.config).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError):
-            config = mc.ModelConfig()
-    else:
-        config = render_config(model, spec)
-    inputs = {t.name: triton_datatype(mc.DataType.Name(t.data_type)) for t in config.input}
-    outputs = {t.name: triton_datatype(mc.DataType.Name(t.data_type)) for t in config.output}
-    return inputs, outputs
+            return parse_config(read_file(spec.resolve(model.config), MAX_CONFIG_BYTES).decode("utf-8"))
+        except (NotUsable, UnicodeDecodeError, ValueError):
+            return mc.ModelConfig()
+    return render_config(model, spec)
+
+
+def _datatype(tensor: mc.ModelInput | mc.ModelOutput | None) -> str | None:
+    """The v2 datatype of a config tensor (None when the config has no tensor of that name)."""
+    return triton_datatype(mc.DataType.Name(tensor.data_type)) if tensor is not None else None
+
+
+def _fits(shape: Sequence[int], dims: Sequence[int]) -> bool:
+    """Whether `shape` is `dims`, a -1 on either side matching any size."""
+    return len(shape) == len(dims) and all(-1 in (s, d) or s == d for s, d in zip(shape, dims, strict=True))
+
+
+def _shape_problem(shape: Sequence[int], dims: Sequence[int], max_batch_size: int, what: str) -> str | None:
+    """Why a tensor of `shape` does not fit a config tensor of `dims` (None when it does), as Triton checks a
+    request: with max_batch_size N > 0 the shape is [batch, *dims] with batch 1 to N, with 0 it is dims."""
+    shape, dims = list(shape), list(dims)
+    if max_batch_size > 0:
+        if not (shape and _fits(shape[1:], dims)):
+            return (f"shape {shape} does not fit {what} dims {dims} with max_batch_size {max_batch_size}: a request "
+                    f"carries [batch, *dims], e.g. {[1, *dims]}")
+        if shape[0] != -1 and not 1 <= shape[0] <= max_batch_size:
+            return f"batch size {shape[0]} of shape {shape} is not 1 to max_batch_size {max_batch_size}"
+        return None
+    if not _fits(shape, dims):
+        return f"shape {shape} does not fit {what} dims {dims} (max_batch_size 0: no batch axis)"
+    return None
+
+
+def _check_input_shape(shape: Sequence[int], tensor: mc.ModelInput, max_batch_size: int) -> None:
+    """ValueError when an input of `shape` would be refused by Triton (it checks `dims`, not `reshape`)."""
+    reason = _shape_problem(shape, tensor.dims, max_batch_size, "the input's")
+    if reason is not None:
+        seen = f"; the request carries dims, reshape {list(tensor.reshape.shape)} is what the model sees" \
+            if tensor.HasField("reshape") else ""
+        raise ValueError(reason + seen)
+
+
+def _request_batch(inputs: Sequence[Tensor], configs: Mapping[str, mc.ModelInput], max_batch_size: int
+                   ) -> int | str | None:
+    """The batch size of a case's request (None when the model does not batch); a reason when its inputs differ."""
+    if max_batch_size <= 0:
+        return None
+    sizes = {tensor.name: tensor.array.shape[0] for tensor in inputs if tensor.name in configs and tensor.array.ndim}
+    if len(set(sizes.values())) > 1:
+        return (f"the inputs of one request share one batch size, these differ: "
+                f"{', '.join(f'{name} {size}' for name, size in sizes.items())}")
+    return next(iter(sizes.values()), None)
+
+
+def _check_expected_shape(expectation: Expectation, tensor: mc.ModelOutput, max_batch_size: int,
+                          batch: int | None) -> None:
+    """ValueError when the expected shape (given, or of an exact/allclose value) can never be the output's."""
+    dims = list(tensor.dims)
+    shapes = [] if expectation.shape is None else [("expected shape", list(expectation.shape))]
+    if expectation.match in ("exact", "allclose") and expectation.expected is not None:
+        shapes.append(("the expected value's shape", list(expectation.expected.shape)))
+    for what, shape in shapes:
+        reason = _shape_problem(shape, dims, max_batch_size, "the output's")
+        if reason is None and batch is not None and shape and shape[0] not in (-1, batch):
+            reason = f"batch size {shape[0]} differs from the request's, {batch}"
+        if reason is not None:
+            raise ValueError(f"{what}: {reason}")
 
 
 def _input_tensor(spec: GroupSpec, name: str, given: SmokeInput, config_type: str | None) -> Tensor:
@@ -138,28 +219,32 @@ def _check_top_k_sets(expected: np.ndarray, k: int) -> None:
 def _load_npy(spec: GroupSpec, relative: str) -> np.ndarray:
     path = spec.resolve(relative)
     try:
-        array = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise ValueError(f"{relative} does not exist (paths are relative to the spec file)") from None
+        with open_regular(path) as handle:
+            array = _numpy_array(handle, relative)
+    except NotUsable as exc:
+        if exc.code == "missing":
+            raise ValueError(f"{relative} does not exist (paths are relative to the spec file)") from None
+        raise ValueError(f"{relative} {exc.reason}; give a .npy file written with np.save") from None
+    if not isinstance(array, np.ndarray):
+        raise ValueError(f"{relative} is an .npz archive; give one array saved with np.save")
+    return array
+
+
+def _numpy_array(handle: BinaryIO, relative: str) -> Any:
+    """What np.load reads from the open regular file `handle`: an array, or an .npz archive (refused by the caller)."""
+    try:
+        return np.load(handle, allow_pickle=False)
     except OSError as exc:
         raise ValueError(f"{relative} cannot be read ({exc.strerror or exc}); check the file") from None
     except (ValueError, EOFError, zipfile.BadZipFile) as exc:
-        if not _starts_like_numpy(path):
+        handle.seek(0)
+        if not handle.read(6).startswith(NUMPY_FILE_STARTS):
             raise ValueError(f"{relative} is not a .npy file (no NumPy header); write it with np.save(path, array)") \
                 from None
         if "pickle" in str(exc):
             raise ValueError(f"{relative} holds Python objects (pickled); save strings as a str or bytes array "
                              "(np.save(path, np.array(['a', 'b'])))") from None
         raise ValueError(f"{relative} is not a readable .npy file ({exc}); write it again with np.save") from None
-    if not isinstance(array, np.ndarray):
-        raise ValueError(f"{relative} is an .npz archive; give one array saved with np.save")
-    return array
-
-
-def _starts_like_numpy(path: Path) -> bool:
-    """Whether `path` begins like a .npy file or an .npz archive (np.load takes any other file for a pickle)."""
-    with path.open("rb") as handle:
-        return handle.read(6).startswith(NUMPY_FILE_STARTS)
 
 
 def _inline(value: Any, datatype: str | None) -> np.ndarray:

@@ -29,13 +29,15 @@ class Tensor:
 class TransportError(Exception):
     """The request did not get an answer (refused, timed out, 4xx/5xx): a failed case, not a wrong answer.
 
-    `status` is the HTTP status when there was one; `detail` is what the server said.
+    `status` is the HTTP status when there was one; `detail` is what the server said; `refused`: the connection
+    was refused (nothing listens at the address).
     """
 
-    def __init__(self, message: str, *, status: int | None = None, detail: str = "") -> None:
+    def __init__(self, message: str, *, status: int | None = None, detail: str = "", refused: bool = False) -> None:
         super().__init__(message)
         self.status = status
         self.detail = detail
+        self.refused = refused
 
 
 class Transport(Protocol):

@@ -41,6 +41,8 @@ SCHEMES: dict[str, tuple[Protocol, bool]] = {
 
 FIRST_DELAY_S = 0.05
 MAX_DELAY_S = 2.0
+REFUSED_GRACE_S = 2.0
+"""How long connections may be refused before `wait_ready` gives up: a server that is starting listens sooner."""
 WAITING_STATES = frozenset({"LOADING", "UNLOADING", "READY"})
 """Repository-index states from which a model not ready yet may still become ready; any other state is final."""
 
@@ -53,11 +55,14 @@ Result = TypeVar("Result")
 class TritonTransport:
     """Sends smoke requests to a Triton server over HTTP (default) or gRPC. Safe to use from several threads."""
 
-    def __init__(self, url: str, protocol: Protocol | None = None, *, request_timeout_s: float = 60.0) -> None:
+    def __init__(self, url: str, protocol: Protocol | None = None, *, request_timeout_s: float = 60.0,
+                 on_wait: Callable[[str], None] | None = None) -> None:
         """`url` is `[http|https|grpc|grpcs]://host:port[/base]` or `host:port`; a scheme sets the protocol.
 
+        `on_wait` is told once, in a line, what `wait_ready` waits for when the server is not ready at once.
         Raises UserError when the URL is malformed or its scheme contradicts `protocol`.
         """
+        self.on_wait = on_wait
         self.protocol, self._ssl, self._address = parse_url(url, protocol)
         scheme = next(name for name, meaning in SCHEMES.items() if meaning == (self.protocol, self._ssl))
         self.endpoint = f"{scheme}://{self._address}"
@@ -70,13 +75,16 @@ class TritonTransport:
         """Poll with exponential backoff until the server is live and each model is ready or has failed.
 
         A model that failed to load (or is not in the repository) is final: its reason comes at once
-        from the repository index. Raises TransportError when the server never answers in time.
+        from the repository index. Raises TransportError when the server never answers in time, or refuses
+        connections for REFUSED_GRACE_S (nothing listens there: waiting longer would not help).
         """
-        deadline = time.monotonic() + timeout_s
+        began = time.monotonic()
+        deadline = began + timeout_s
         delay = FIRST_DELAY_S
         reasons: dict[str, str | None] = {}
         pending = list(dict.fromkeys(models))
         last_error = ""
+        refused_since: float | None = None
         while True:
             try:
                 if self._call(lambda client: client.is_server_live()):
@@ -86,8 +94,18 @@ class TritonTransport:
                     last_error = ""
                 else:
                     last_error = "the server is not live yet"
+                refused_since = None
             except TransportError as exc:
                 last_error = str(exc)
+                now = time.monotonic()
+                refused_since = (refused_since or now) if exc.refused else None
+                if refused_since is not None and now - refused_since >= REFUSED_GRACE_S:
+                    raise TransportError(f"{self.endpoint} refused every connection for {now - began:.1f} s "
+                                         f"({last_error}): nothing listens there; start the server, or check the "
+                                         "URL") from None
+            if self.on_wait is not None and delay == FIRST_DELAY_S:
+                self.on_wait(f"waiting up to {timeout_s:g} s for {self.endpoint} to be live and for "
+                             f"{', '.join(pending)} to be ready" + (f" ({last_error})" if last_error else ""))
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
@@ -232,7 +250,8 @@ class TritonRequest:
 def _transport_error(exc: InferenceServerException | OSError | HTTPException) -> TransportError:
     """A tritonclient failure to get an answer as a TransportError (status and what the server said kept)."""
     if isinstance(exc, OSError):  # refused, reset, timed out, TLS: the server did not answer
-        return TransportError(f"no answer: {type(exc).__name__}: {_one_line(str(exc))}")
+        return TransportError(f"no answer: {type(exc).__name__}: {_one_line(str(exc))}",
+                              refused=isinstance(exc, ConnectionRefusedError))
     if isinstance(exc, HTTPException):  # an answer, but not HTTP/1.1: a gRPC port, or another service
         return TransportError(f"the answer is not HTTP ({type(exc).__name__}: {_one_line(str(exc))}); if this is "
                               "Triton's gRPC port, give a grpc:// URL or --protocol grpc")
@@ -240,7 +259,8 @@ def _transport_error(exc: InferenceServerException | OSError | HTTPException) ->
     code = int(status) if status.isdigit() else None
     message = exc.message() or str(exc)
     label = f"HTTP {code}" if code is not None else status.removeprefix("StatusCode.") or "error"
-    return TransportError(f"{label}: {_one_line(message)}", status=code, detail=message)
+    refused = status == "StatusCode.UNAVAILABLE" and "connection refused" in message.lower()  # gRPC's way to say it
+    return TransportError(f"{label}: {_one_line(message)}", status=code, detail=message, refused=refused)
 
 
 def parse_url(url: str, protocol: Protocol | None = None) -> tuple[Protocol, bool, str]:
@@ -251,6 +271,13 @@ def parse_url(url: str, protocol: Protocol | None = None) -> tuple[Protocol, boo
     if protocol is not None and protocol not in PROTOCOLS:
         raise bad(f"protocol must be http or grpc, got {protocol!r}")
     text = url.strip()
+    try:
+        return _parse_url(text, protocol, bad)
+    except ValueError as exc:  # urllib's own refusals: "Invalid IPv6 URL", "Port out of range 0-65535"
+        raise bad(f"not a URL ({exc}); give host:port, e.g. 127.0.0.1:8000") from None
+
+
+def _parse_url(text: str, protocol: Protocol | None, bad: Callable[[str], UserError]) -> tuple[Protocol, bool, str]:
     if "://" in text:
         parts = urlsplit(text)
         if parts.scheme not in SCHEMES:

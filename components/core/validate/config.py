@@ -7,7 +7,7 @@ the same thing in plain words and what to change.
 from __future__ import annotations
 
 from components._internal.schemas import mc
-from components.core.spec import PLATFORM_BACKENDS
+from components.core.spec import NAME_PATTERN, PLATFORM_BACKENDS
 from components.core.validate.backends import CHECKED_BACKENDS, ENSEMBLE, SHIPPED_BACKENDS, is_ensemble
 from components.core.validate.report import Findings
 
@@ -15,8 +15,10 @@ from components.core.validate.report import Findings
 def check_identity(folder: str, config: mc.ModelConfig, found: Findings) -> None:
     """The name matches the folder; platform and backend name something Triton can run, consistently."""
     if config.name and config.name != folder:
+        fix = (f"write name: \"{folder}\" or leave name out" if NAME_PATTERN.match(folder) else
+               "rename the folder to a valid model name, then write that name or leave name out")
         found.error("name", f"name {config.name!r} does not match the model folder {folder!r}; Triton requires them "
-                    f"to be equal: write name: \"{folder}\" or leave name out", "config.name")
+                    f"to be equal: {fix}", "config.name")
     _check_platform_backend(config, found)
 
 
