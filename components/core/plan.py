@@ -14,23 +14,20 @@ import shutil
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from google.protobuf import text_format
 
 from components._internal.atomic import atomic_dir
 from components._internal.schemas import mc
 from components.core.problems import Problem, Severity, UserError, errors
-from components.core.render import (
-    MAX_CONFIG_BYTES,
-    PYTHON_STUB_NAME,
-    config_text,
-    model_filename,
-    parse_config,
-    render_config,
-)
+from components.core.render import MAX_CONFIG_BYTES, PYTHON_STUB_NAME, config_text, parse_config
 from components.core.source_files import NotUsable, SourceRoots, check_kind, kind_of, read_file
-from components.core.spec import GroupSpec, ModelSpec, load_spec
-from components.core.spec_checks import NamedPath, named_paths, path_problem, source_roots
+from components.core.triton import model_filename
+
+if TYPE_CHECKING:
+    from components.core.spec import GroupSpec, ModelSpec
+    from components.core.spec_checks import NamedPath
 
 CONFIG_NAME = "config.pbtxt"
 SPEC_LINK_HINT = ("outside this model's source folders; copy the file in, or list its folder in the model's "
@@ -146,6 +143,8 @@ def load_plan(path: Path | str) -> RepositoryPlan:
         raise UserError(Problem(str(path), "", f"{exc.reason}; {wanted}", f"input.{exc.code}")) from None
     if stat.S_ISDIR(st.st_mode):
         return plan_from_folder(path)
+    from components.core.spec import load_spec  # pydantic: only for specs, not for repository folders
+
     return plan_from_spec(load_spec(path))
 
 
@@ -163,6 +162,9 @@ def plan_from_spec(spec: GroupSpec) -> RepositoryPlan:
 
 
 def _model_plan(model: ModelSpec, spec: GroupSpec, problems: list[Problem], folders: set[Path]) -> ModelPlan:
+    from components.core.render import render_config
+    from components.core.spec_checks import named_paths, source_roots
+
     files: dict[str, FileSource] = {}
     empty_dirs: set[str] = set()
     index = spec.index_of(model)
@@ -216,6 +218,8 @@ def _usable(spec: GroupSpec, named: NamedPath, roots: SourceRoots,
             problems: list[Problem]) -> tuple[Path, os.stat_result] | None:
     """The located path and stat of a path the spec names, checked as `load_spec` checks it; None (and a Problem)
     when it cannot be used (a spec loaded before the file changed, or one built in Python)."""
+    from components.core.spec_checks import path_problem
+
     path = spec.resolve(named.written)
     found = path_problem(named, path, roots)
     if found is not None:

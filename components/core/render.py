@@ -14,17 +14,10 @@ from google.protobuf.message import Message
 
 from components._internal.schemas import mc
 from components.core.problems import Problem, UserError
-from components.core.spec import (
-    DEFAULT_MODEL_FILENAMES,
-    PLATFORM_BACKENDS,
-    DynamicBatchingSpec,
-    GroupSpec,
-    ModelSpec,
-    QueuePolicySpec,
-)
 
 if TYPE_CHECKING:
     from components.core.plan import RepositoryPlan
+    from components.core.spec import DynamicBatchingSpec, GroupSpec, ModelSpec, QueuePolicySpec
 
 EXECUTION_ENV_PARAMETER = "EXECUTION_ENV_PATH"
 PYTHON_STUB_NAME = "triton_python_backend_stub"
@@ -85,24 +78,6 @@ def config_dicts(plan: RepositoryPlan) -> dict[str, dict[str, Any]]:
     """{model: `config_dict` of its config} for every model of `plan` whose config parses, by name."""
     return {name: config_dict(model.config) for name, model in sorted(plan.models.items())
             if model.config is not None}
-
-
-def effective_backend(config: mc.ModelConfig) -> str:
-    """The backend Triton runs the model with: `backend`, or the one implied by `platform` ('' if none)."""
-    return config.backend or PLATFORM_BACKENDS.get(config.platform, "")
-
-
-def model_filename(config: mc.ModelConfig) -> str | None:
-    """The file or folder Triton loads from a version folder of `config`, or None when the backend decides it alone.
-
-    `default_model_filename` when set, else the TensorFlow platform's or the backend's default (the backend
-    given, or the one its platform runs on).
-    """
-    if config.default_model_filename:
-        return config.default_model_filename
-    if config.platform in ("tensorflow_savedmodel", "tensorflow_graphdef"):
-        return DEFAULT_MODEL_FILENAMES[config.platform]
-    return DEFAULT_MODEL_FILENAMES.get(effective_backend(config))
 
 
 def execution_env_path(env_file: str) -> str:

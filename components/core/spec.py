@@ -9,7 +9,6 @@ is what `triton-groups schema` prints.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,32 +32,7 @@ from components._internal.schemas import mc
 from components._internal.yaml_lines import YAMLRefused, line_of, load_with_lines
 from components.core.problems import Problem, UserError
 from components.core.source_files import NotUsable, located, read_file
-
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
-NAME_RULE = (
-    "must be 1 to 64 letters, digits, '_', '.' or '-', not starting with '.' or '-', "
-    "so that it is valid as a Triton model folder and as an OCI inference key"
-)
-
-PLATFORM_BACKENDS: dict[str, str] = {
-    "onnxruntime_onnx": "onnxruntime",
-    "pytorch_libtorch": "pytorch",
-    "tensorflow_savedmodel": "tensorflow",
-    "tensorflow_graphdef": "tensorflow",
-    "tensorrt_plan": "tensorrt",
-}
-"""Triton's platforms and the backend each one runs on (`ensemble` has no backend)."""
-
-DEFAULT_MODEL_FILENAMES: dict[str, str] = {
-    "onnxruntime": "model.onnx",
-    "pytorch": "model.pt",
-    "tensorflow_savedmodel": "model.savedmodel",
-    "tensorflow_graphdef": "model.graphdef",
-    "tensorrt": "model.plan",
-    "python": "model.py",
-    "openvino": "model.xml",
-}
-"""The file Triton looks for in a version folder when `default_model_filename` is not set."""
+from components.core.triton import NAME_PATTERN, NAME_RULE, PLATFORM_BACKENDS, backend_of
 
 
 def _normalize_enum(prefix: str, names: list[str], aliases: dict[str, str] | None = None) -> Any:
@@ -498,9 +472,7 @@ class ModelSpec(RuledModel):
     @property
     def effective_backend(self) -> str | None:
         """The backend Triton runs this model with (None for ensembles and bring-your-own configs)."""
-        if self.backend:
-            return self.backend
-        return PLATFORM_BACKENDS.get(self.platform or "")
+        return backend_of(self.platform, self.backend) or None
 
 
 class GroupSpec(StrictModel):

@@ -13,7 +13,8 @@ from google.protobuf import text_format
 from components._internal.schemas import mc
 from components.core.plan import RepositoryPlan
 from components.core.render import parse_config
-from components.core.spec import PLATFORM_BACKENDS, GroupSpec, ModelSpec
+from components.core.spec import GroupSpec, ModelSpec
+from components.core.triton import PLATFORM_BACKENDS
 
 GroupSource = GroupSpec | RepositoryPlan
 """A group as the OCI functions accept it: a loaded spec, or a plan (from a spec or a repository folder)."""

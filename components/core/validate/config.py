@@ -7,8 +7,14 @@ the same thing in plain words and what to change.
 from __future__ import annotations
 
 from components._internal.schemas import mc
-from components.core.spec import NAME_PATTERN, PLATFORM_BACKENDS
-from components.core.validate.backends import CHECKED_BACKENDS, ENSEMBLE, SHIPPED_BACKENDS, is_ensemble
+from components.core.triton import (
+    CHECKED_BACKENDS,
+    ENSEMBLE,
+    NAME_PATTERN,
+    PLATFORM_BACKENDS,
+    SHIPPED_BACKENDS,
+    is_ensemble,
+)
 from components.core.validate.report import Findings
 
 

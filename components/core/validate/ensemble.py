@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from components._internal.schemas import mc
-from components.core.validate.backends import is_ensemble
+from components.core.triton import is_ensemble
 from components.core.validate.report import Findings
 
 

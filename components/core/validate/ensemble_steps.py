@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from components._internal.schemas import mc
 from components.core.plan import ModelPlan
-from components.core.validate.backends import batching, is_ensemble
+from components.core.triton import batching, is_ensemble
 from components.core.validate.ensemble import step_field, step_label
 from components.core.validate.files import versions_to_load
 from components.core.validate.report import Findings, shape_text, type_name

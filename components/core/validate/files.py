@@ -9,8 +9,8 @@ import re
 
 from components._internal.schemas import mc
 from components.core.plan import FileSource, ModelPlan, is_version_folder
-from components.core.render import EXECUTION_ENV_PARAMETER, effective_backend, model_filename
-from components.core.validate.backends import is_ensemble
+from components.core.render import EXECUTION_ENV_PARAMETER
+from components.core.triton import effective_backend, is_ensemble, model_filename
 from components.core.validate.report import Findings
 from components.core.validate.tensors import element_count
 from components.core.validate.warmup import WARMUP_FOLDER

@@ -6,7 +6,7 @@ from collections import Counter
 
 from components.core.plan import CONFIG_NAME, RepositoryPlan
 from components.core.problems import Problem
-from components.core.spec import NAME_PATTERN, NAME_RULE
+from components.core.triton import NAME_PATTERN, NAME_RULE
 
 
 def check_names(plan: RepositoryPlan) -> list[Problem]:

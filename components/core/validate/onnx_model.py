@@ -13,7 +13,7 @@ from google.protobuf.message import DecodeError
 
 from components._internal.schemas import mc, onnx_pb
 from components.core.plan import FileSource, ModelPlan
-from components.core.render import effective_backend, model_filename
+from components.core.triton import effective_backend, model_filename
 from components.core.validate.files import has_path, versions_to_load
 from components.core.validate.report import Findings, shape_text, type_name
 from components.core.validate.tensors import WILDCARD

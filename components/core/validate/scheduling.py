@@ -6,8 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from components._internal.schemas import mc
-from components.core.render import effective_backend
-from components.core.validate.backends import is_ensemble
+from components.core.triton import effective_backend, is_ensemble
 from components.core.validate.report import Findings, type_name
 from components.core.validate.tensors import TENSORRT_PLATFORM
 

@@ -6,10 +6,13 @@ folder, the folder of a group spec given instead of the spec, a smoke .npy file 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from components.core.plan import CONFIG_NAME, RepositoryPlan
 from components.core.problems import Problem, UserError
-from components.core.smoke.cases import prepare_cases
-from components.core.spec import GroupSpec
+
+if TYPE_CHECKING:
+    from components.core.spec import GroupSpec
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -35,6 +38,8 @@ def check_repository_folder(plan: RepositoryPlan) -> list[Problem]:
 
 def check_smoke_cases(spec: GroupSpec) -> list[Problem]:
     """Every smoke case can be built as `triton-groups smoke` will: .npy files read, values converted, shapes fit."""
+    from components.core.smoke.cases import prepare_cases  # numpy: only when a spec has cases
+
     problems: list[Problem] = []
     for model in spec.models:
         try:

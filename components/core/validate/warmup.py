@@ -7,7 +7,7 @@ ordinary requests, so a sample that does not match the inputs makes the load fai
 from __future__ import annotations
 
 from components._internal.schemas import mc
-from components.core.validate.backends import is_ensemble
+from components.core.triton import is_ensemble
 from components.core.validate.report import Findings, shape_text, type_name
 from components.core.validate.tensors import WILDCARD
 
