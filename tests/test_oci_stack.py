@@ -15,6 +15,7 @@ import pulumi
 import pytest
 from oci_stack_harness import (
     DOCKER_IMAGE,
+    GET_MODEL,
     MODEL_DEPLOYMENT,
     NAMESPACE,
     OciCredentials,
@@ -24,7 +25,7 @@ from oci_stack_harness import (
 )
 from pulumi.runtime import rpc
 
-from components.core.oci.command import triton_command
+from components.core.oci.command import container_entrypoint, triton_command
 from components.core.oci.settings import load_stack_settings
 from components.core.smoke.oci_transport import OciPredictTransport
 from components.core.spec import load_spec
@@ -83,12 +84,15 @@ def test_the_deployment_runs_triton_from_the_digest_pinned_image(project: tuple[
         "image": "iad.ocir.io/exampletenancy/triton/vision-server:24.08",
         "imageDigest": DIGEST,
         "environmentVariables": {"CONTAINER_TYPE": "TRITON"},
+        "entrypoints": container_entrypoint(settings),
         "cmds": triton_command(load_spec(project[0] / settings.spec), settings),
         "serverPort": 8000.0,
         "healthCheckPort": 8000.0,
     }
+    assert configuration["environmentConfigurationDetails"]["entrypoints"][3:] == [
+        "triton-groups-layout", "/opt/ds/model/deployed_model", "/tmp/triton-groups/models"]
     assert configuration["environmentConfigurationDetails"]["cmds"][:3] == [
-        "/opt/nvidia/nvidia_entrypoint.sh", "tritonserver", "--model-repository=/opt/ds/model/deployed_model"]
+        "/opt/nvidia/nvidia_entrypoint.sh", "tritonserver", "--model-repository=/tmp/triton-groups/models"]
     assert configuration["infrastructureConfigurationDetails"] == {
         "infrastructureType": "INSTANCE_POOL",
         "instanceConfiguration": {
@@ -269,7 +273,7 @@ def test_artifacts_above_the_inline_limit_go_through_the_configured_bucket(
     assert [upload.name for upload in uploads] == ["group-preprocess-upload"]
     assert {(e.inputs["sourceBucket"], e.inputs["namespace"], e.inputs["sourceRegion"]) for e in exports} == {
         ("example-artifacts", "exampletenancy", "us-ashburn-1")}
-    assert harness.calls == []
+    assert harness.calls == [(GET_MODEL, {"modelId": "group-preprocess-model-id"})], "a read checks the export"
 
 
 def test_artifacts_above_the_inline_limit_without_a_bucket_are_refused(project: tuple[Path, OciCredentials]) -> None:
