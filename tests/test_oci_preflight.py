@@ -544,7 +544,8 @@ def test_a_change_of_several_groups_is_detected_and_explained() -> None:
         "it into one `pulumi up` per group:")
     assert "1. name and description (triton-groups:deployment.displayName, " in message
     assert "3. compute (triton-groups:deployment.shape, triton-groups:deployment.scaling, " in message
-    assert "4. load-balancer bandwidth or BYOC (triton-groups:deployment.bandwidthMbps, triton-groups:image, " in message
+    assert ("4. load-balancer bandwidth or BYOC (triton-groups:deployment.bandwidthMbps, triton-groups:image, "
+            in message)
     assert split_message({"logging", "environment_variables"}).startswith(
         "this update changes the environment variables and logging options")
 

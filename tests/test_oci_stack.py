@@ -183,9 +183,18 @@ def test_the_smoke_test_signs_with_the_config_file_profile_after_the_deployment(
     assert options["auth"] == "api_key"
     assert options["config_file"] == str(project[1].config_file)
     assert options["profile"] == "DEFAULT"
+    assert options["wire_format"] == "json"
     transport = TRANSPORTS["oci"](smoke["endpoint"], options)
     assert isinstance(transport, OciPredictTransport)
     assert transport.headers.model_name == ("model_name", "model-name")
+    assert transport.wire_format == "json"
+    assert transport.default_versions == dict.fromkeys(VISION_MODELS, 1)
+    smoke_settings = load_stack_settings(project[0] / "stacks" / "Pulumi.dev.yaml").smoke.model_dump(by_alias=True)
+    smoke_settings |= {"configFile": str(project[1].config_file), "wireFormat": "binary"}
+    binary = OciStackHarness(stack_config(*project, smoke=smoke_settings), project=project[0])
+    binary.up()
+    assert TRANSPORTS["oci"](smoke["endpoint"], binary.registrations["smoke"].inputs["transport_options"]
+                             ).wire_format == "binary"
 
 
 def test_autoscaling_and_private_networking_reach_the_infrastructure(project: tuple[Path, OciCredentials]) -> None:

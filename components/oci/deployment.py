@@ -80,7 +80,8 @@ class DeploymentLogs:
 
 
 class TritonModelDeployment(pulumi.ComponentResource):
-    """Outputs `model_deployment_id`, `model_deployment_url` and `log_group_id`."""
+    """Outputs `model_deployment_id`, `model_deployment_url` and `log_group_id`. The component's `depends_on`
+    (what it serves: catalog models, their exports, the IAM policy) holds for the deployment itself."""
 
     model_deployment: oci.datascience.ModelDeployment
     model_deployment_id: pulumi.Output[str]
@@ -107,7 +108,8 @@ class TritonModelDeployment(pulumi.ComponentResource):
             model_deployment_configuration_details=configuration_details(args),
             category_log_details=_log_details(logs),
             freeform_tags=args.freeform_tags,
-            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=REPLACING_PROPERTIES),
+            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=REPLACING_PROPERTIES,
+                                        depends_on=opts.depends_on if opts is not None else None),
         )
         self.model_deployment_id = self.model_deployment.id
         self.model_deployment_url = self.model_deployment.model_deployment_url

@@ -53,7 +53,8 @@ def gpu_problems(settings: OciSettings, source: GroupSource, deployed: Collectio
         model = view.name
         if model not in deployed:
             continue
-        asking = [group for group in view.instance_groups if group.kind in GPU_KINDS or (group.gpus and group.kind != "KIND_CPU")]
+        asking = [group for group in view.instance_groups
+                  if group.kind in GPU_KINDS or (group.gpus and group.kind != "KIND_CPU")]
         if not asking:
             continue
         if gpus is None:
