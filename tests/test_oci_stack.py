@@ -244,6 +244,13 @@ def test_a_built_image_is_pushed_to_ocir_and_the_deployment_pinned_to_its_digest
         "environmentConfigurationDetails"]
     assert environment["image"] == f"iad.ocir.io/{NAMESPACE}/triton/vision-server:24.08"
     assert environment["imageDigest"].startswith("sha256:") and environment["imageDigest"] != DIGEST
+    given = OciStackHarness(stack_config(*project), project=project[0])
+    given.up()
+    brought = given.one(MODEL_DEPLOYMENT).inputs["modelDeploymentConfigurationDetails"][
+        "environmentConfigurationDetails"]
+    assert (environment["entrypoints"], environment["cmds"]) == (brought["entrypoints"], brought["cmds"]), \
+        "a built image and a brought NGC image run the same entrypoint step and command"
+    assert 'ENTRYPOINT ["/opt/nvidia/nvidia_entrypoint.sh"]' in dockerfile, "as NGC images: replaced by the deployment"
     assert ("oci:ObjectStorage/getNamespace:getNamespace",
             {"compartmentId": "ocid1.compartment.oc1..exampleonlyreplacewithyourcompartment"}) in harness.calls
 
@@ -258,7 +265,7 @@ def test_a_preflight_problem_names_the_stack_key_and_registers_nothing(project: 
 
     assert isinstance(result.error, pulumi.RunError)
     assert str(result.error) == (
-        "the stack dev cannot be deployed: stacks/Pulumi.dev.yaml:60: triton-groups:deployment.shape.ocpus: "
+        "the stack dev cannot be deployed: stacks/Pulumi.dev.yaml:62: triton-groups:deployment.shape.ocpus: "
         "VM.Standard.E4.Flex is a flexible shape: give ocpus")
     assert [r.type for r in harness.registrations.values()] == ["pulumi:pulumi:Stack"]
     assert harness.state == {}
