@@ -9,12 +9,17 @@ mock is mended. The mocks play the engine's part like this:
   calls `diff` against the previous run's recorded outputs, then `update`, a replacement
   (delete-then-create or create-then-delete) or nothing, as the diff says;
 - other custom resources (pulumi_oci's, ...) get their inputs as outputs, plus what the `custom_outputs`
-  hook computes (an OCID, a URL); one whose replaceOnChanges property changed is replaced (a new id);
+  hook computes (an OCID, a URL); one whose replaceOnChanges property path changed, or whose provider
+  replaces it (`force_new`: properties compared on the recorded outputs, as a bridged provider compares
+  its state), is replaced (a new id); ignoreChanges paths keep their recorded input values, as the engine
+  keeps them, and are left out of both comparisons;
 - a StackReference to the stack itself reads the outputs of its last successful update ({} before);
 - invokes (`get_*` functions) are recorded in `calls` and answered by the `invoke_results` hook;
 - each registration is recorded as the engine receives it, with its resource options (`registrations`);
 - after a successful run, resources that the program no longer registers are deleted, newest first;
-- `destroy()` deletes every resource, newest first; `preview()` runs `check` and `diff` only.
+- `destroy()` deletes every resource, newest first; `preview()` runs `check` and `diff` only;
+- `refresh(read)` writes back what a provider's read brings (`read(state)` -> (inputs, outputs) or None),
+  as `pulumi refresh` does, so that the next run diffs against it.
 
 State (inputs, outputs, id per URN) lives in the harness object between runs, like a stack's state.
 Given a `project_dir`, runs and destroys happen in that folder, as the engine runs a program (and its
@@ -32,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextvars
+import copy
 import logging
 import os
 import runpy
@@ -92,6 +98,7 @@ class Registration:
     replace_on_changes: tuple[str, ...]
     delete_before_replace: bool | None
     raw_inputs: dict[str, Any]
+    ignore_changes: tuple[str, ...] = ()
 
     @property
     def inputs(self) -> dict[str, Any]:
@@ -103,9 +110,45 @@ class Registration:
         return other.urn in self.dependencies or any(other.urn in urns for urns in self.property_dependencies.values())
 
     def replaced_by(self, old_inputs: Mapping[str, Any], new_inputs: Mapping[str, Any]) -> bool:
-        """True when a change from `old_inputs` touches a replaceOnChanges property ("*": any property)."""
+        """True when a change from `old_inputs` touches a replaceOnChanges property path ("*": any property;
+        `a.b` a nested one)."""
         keys = set(old_inputs) | set(new_inputs) if "*" in self.replace_on_changes else self.replace_on_changes
-        return any(old_inputs.get(key) != new_inputs.get(key) for key in keys)
+        return any(property_at(old_inputs, key) != property_at(new_inputs, key) for key in keys)
+
+    def keeping_ignored(self, old_inputs: Mapping[str, Any], new_inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """`new_inputs` with each ignoreChanges path holding its value from `old_inputs`, as the engine sends it."""
+        kept = copy.deepcopy(dict(new_inputs))
+        for path in self.ignore_changes:
+            with_property(kept, path, property_at(old_inputs, path))
+        return kept
+
+
+_MISSING = object()
+
+
+def property_at(value: Any, path: str) -> Any:
+    """The value at a property path (`a.b.c`) of nested dicts; `_MISSING` where the path does not lead."""
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def with_property(value: dict[str, Any], path: str, new: Any) -> None:
+    """Set (or, for `_MISSING`, remove) the value at a property path of nested dicts, in place."""
+    *parents, last = path.split(".")
+    for part in parents:
+        child = value.get(part)
+        if not isinstance(child, dict):
+            if new is _MISSING:
+                return
+            child = value[part] = {}
+        value = child
+    if new is _MISSING:
+        value.pop(last, None)
+    else:
+        value[last] = new
 
 
 @dataclass
@@ -186,6 +229,7 @@ class _RecordingMonitor(mocks.MockMonitor):
             replace_on_changes=tuple(request.replaceOnChanges),
             delete_before_replace=request.deleteBeforeReplace if request.deleteBeforeReplaceDefined else None,
             raw_inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
+            ignore_changes=tuple(request.ignoreChanges),
         ))
         return super().RegisterResource(request)
 
@@ -231,7 +275,9 @@ class MockEngine:
       inputs (an OCID, a URL);
     - `invoke_results(token, args)`: what an invoke returns (default: nothing);
     - `skipped_providers`: dynamic provider classes not run (a provider that needs a service this machine
-      lacks): their resources are stepped like other custom resources, their registrations recorded.
+      lacks): their resources are stepped like other custom resources, their registrations recorded;
+    - `force_new`: per resource type, the properties its provider cannot update (compared on the recorded
+      outputs, which `custom_outputs` may compute as the provider records them).
     After each run, `registrations` holds its registrations by resource name, `calls` its invokes
     (token, args), and `last_outputs` the stack outputs of the last successful update.
     Runs raise `MockEngineRunError` when the program or a provider fails, unless `check=False`.
@@ -248,6 +294,7 @@ class MockEngine:
         custom_outputs: CustomOutputs | None = None,
         invoke_results: InvokeResults | None = None,
         skipped_providers: tuple[type[ResourceProvider], ...] = (),
+        force_new: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.program = program
         self.project = project
@@ -257,6 +304,7 @@ class MockEngine:
         self.custom_outputs = custom_outputs
         self.invoke_results = invoke_results
         self.skipped_providers = skipped_providers
+        self.force_new = dict(force_new or {})
         self.state: dict[str, ResourceState] = {}
         self.registrations: dict[str, Registration] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
@@ -295,6 +343,23 @@ class MockEngine:
     def preview(self, config: Mapping[str, str] | None = None, *, check: bool = True) -> RunResult:
         """Run the program and diff only, like `pulumi preview`: nothing is created, updated or deleted."""
         return self._run(config, preview=True, check=check)
+
+    def refresh(self, read: Callable[[ResourceState], tuple[dict[str, Any], dict[str, Any]] | None]) -> RunResult:
+        """Write back what each custom resource's read brings, like `pulumi refresh --yes`.
+
+        `read(state)` gives the (inputs, outputs) the provider reads back, or None for no change; the resources
+        whose state changed are listed as updated.
+        """
+        result = RunResult()
+        for urn, state in sorted(self.state.items(), key=lambda item: item[1].order):
+            read_back = read(state) if state.custom else None
+            if read_back is None or read_back == (state.inputs, state.outputs):
+                continue
+            inputs, outputs = read_back
+            self.state[urn] = ResourceState(urn=urn, type=state.type, name=state.name, id=state.id, inputs=inputs,
+                                            outputs=outputs, custom=True, order=state.order)
+            result.updated.append(state.name)
+        return result
 
     def destroy(self) -> RunResult:
         """Delete every resource in the state, newest first, like `pulumi destroy --yes`."""
@@ -473,7 +538,10 @@ class MockEngine:
             self._record(urn, args, "", inputs, inputs, order=order)
             return "", {}
         registration = self.registrations.get(args.name)
-        replaced = old is not None and registration is not None and registration.replaced_by(old.inputs, inputs)
+        if old is not None and registration is not None:
+            inputs = registration.keeping_ignored(old.inputs, inputs)
+        replaced = old is not None and registration is not None and (
+            registration.replaced_by(old.inputs, inputs) or self._provider_replaces(registration, old, inputs))
         if old is None:
             kind, resource_id = result.created, "" if self._preview else f"{args.name}-id"
         elif replaced:
@@ -485,6 +553,15 @@ class MockEngine:
         outputs = {**inputs, **computed}
         self._record(urn, args, resource_id, inputs, outputs, order=order)
         return resource_id, outputs
+
+    def _provider_replaces(self, registration: Registration, old: ResourceState, inputs: dict[str, Any]) -> bool:
+        """True when a `force_new` property of the resource's type (not an ignored one) would change."""
+        paths = [p for p in self.force_new.get(registration.type, ()) if p not in registration.ignore_changes]
+        if not paths:
+            return False
+        computed = self.custom_outputs(registration.type, old.id, inputs) if self.custom_outputs else {}
+        planned = {**inputs, **computed}
+        return any(property_at(old.outputs, path) != property_at(planned, path) for path in paths)
 
     def _new_id(self, name: str) -> str:
         with self._lock:

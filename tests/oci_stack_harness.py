@@ -5,8 +5,13 @@ model repository's zips are built; it records each registration's resource optio
 resource whose replaceOnChanges property changed, and answers the stack's StackReference to itself),
 given through its public hooks what an OCI account would add:
 
-- computed outputs: a deployment's `modelDeploymentUrl` and `state`, a pushed image's `digest`;
-- invokes answer as OCI would (`objectstorage.get_namespace` gives `NAMESPACE`);
+- computed outputs: a deployment's `modelDeploymentUrl` and `state`, a pushed image's `digest`, and an
+  uploaded object's `source` as pulumi-oci records it (path plus the file's mtime, a force-new property);
+- invokes answer as OCI would (`objectstorage.get_namespace` gives `NAMESPACE`; `datascience.get_model`
+  reads a catalog model's artifact: after an export, the exported object's size, unless the harness plays
+  a service that refuses exports, `refuse_exports`);
+- `read_back(state)`, given to `refresh`, is what pulumi-oci's reads bring back: a Model's
+  `artifactContentLength` and `artifactContentDisposition` from HeadModelArtifact (the exported zip's);
 - the OCI smoke test is recorded, not run: there is no OCI deployment to call.
 
 Every run happens in the harness's project folder (`project`), a temporary one in tests: artifacts,
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,7 +35,7 @@ import mock_engine as base
 import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from mock_engine import MockEngine
+from mock_engine import MockEngine, ResourceState
 
 from components.providers.smoke_test import InferenceSmokeTestProvider
 
@@ -37,7 +43,13 @@ ROOT = Path(__file__).resolve().parents[1]
 MODEL_DEPLOYMENT = "oci:DataScience/modelDeployment:ModelDeployment"
 DOCKER_IMAGE = "docker-build:index:Image"
 GET_NAMESPACE = "oci:ObjectStorage/getNamespace:getNamespace"
+GET_MODEL = "oci:DataScience/getModel:getModel"
+MODEL = "oci:DataScience/model:Model"
+EXPORT = "oci:DataScience/modelArtifactExport:ModelArtifactExport"
+STORAGE_OBJECT = "oci:ObjectStorage/storageObject:StorageObject"
 NAMESPACE = "mocktenancy"
+FORCE_NEW = {STORAGE_OBJECT: ("bucket", "namespace", "source", "contentType", "metadata")}
+"""Properties pulumi-oci 5.5 documents without "(Updatable)", which its provider replaces on (those the tests use)."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +69,14 @@ def oci_outputs(type_: str, resource_id: str, inputs: Mapping[str, Any]) -> dict
     if type_ == DOCKER_IMAGE:
         pushed = json.dumps({"tags": inputs.get("tags"), "dockerfile": inputs.get("dockerfile")}, sort_keys=True)
         return {"digest": "sha256:" + hashlib.sha256(pushed.encode()).hexdigest()}
+    if type_ == STORAGE_OBJECT and isinstance(inputs.get("source"), str):
+        return {"source": source_state(inputs["source"])}
     return {}
+
+
+def source_state(path: str) -> str:
+    """How pulumi-oci records an upload's `source`: the path and the file's modification time."""
+    return f"{path} {os.stat(path).st_mtime_ns if os.path.exists(path) else 'missing'}"
 
 
 def oci_invoke(token: str, _args: dict[str, Any]) -> dict[str, Any]:
@@ -68,20 +87,53 @@ def oci_invoke(token: str, _args: dict[str, Any]) -> dict[str, Any]:
 class OciStackHarness(MockEngine):
     """The shared harness with OCI's computed outputs and lookups, the smoke test recorded but not run, and
     every run in `project` (the folder the program and its providers run in). `program` defaults to the
-    project's infra/__main__.py."""
+    project's infra/__main__.py. `refuse_exports` plays a service that refuses every artifact export (the
+    catalog keeps the artifact the Model was created with)."""
 
     def __init__(
-        self, config: Mapping[str, str], *, project: Path, program: base.Program | None = None, stack: str = "dev"
+        self, config: Mapping[str, str], *, project: Path, program: base.Program | None = None, stack: str = "dev",
+        refuse_exports: bool = False,
     ) -> None:
+        self.refuse_exports = refuse_exports
         super().__init__(
             program or base.program_from_file(ROOT / "infra" / "__main__.py"),
             stack=stack,
             config=config,
             project_dir=project,
             custom_outputs=oci_outputs,
-            invoke_results=oci_invoke,
+            invoke_results=self.oci_invoke,
             skipped_providers=(InferenceSmokeTestProvider,),
+            force_new=FORCE_NEW,
         )
+
+    def oci_invoke(self, token: str, args: dict[str, Any]) -> dict[str, Any]:
+        """`oci_invoke`, and `datascience.get_model` answered from the catalog this harness plays."""
+        if token == GET_MODEL:
+            model = next(state for state in self.state.values() if state.type == MODEL and state.id == args["modelId"])
+            length, disposition = self.catalog_artifact(model)
+            return {"id": model.id, "artifactContentLength": length, "artifactContentDisposition": disposition}
+        return oci_invoke(token, args)
+
+    def catalog_artifact(self, model: ResourceState) -> tuple[str, str]:
+        """The (content length, content disposition) HeadModelArtifact gives for a catalog model: the exported
+        object's once an export into it ran (and the service took it), else what the Model uploaded."""
+        exports = [state for state in self.state.values() if state.type == EXPORT
+                   and state.inputs.get("modelId") == model.id]
+        if exports and not self.refuse_exports:
+            name = exports[-1].inputs["sourceObjectName"]
+            upload = next(state for state in self.state.values() if state.type == STORAGE_OBJECT
+                          and state.inputs.get("object") == name)
+            size = os.path.getsize(Path(self.project_dir or ".") / upload.inputs["source"])
+            return str(size), f"attachment; filename={name.rsplit('/', 1)[-1]}"
+        return str(model.inputs["artifactContentLength"]), str(model.inputs.get("artifactContentDisposition", ""))
+
+    def read_back(self, state: ResourceState) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """What `pulumi refresh` reads for a resource: a Model's artifact fields as HeadModelArtifact says them."""
+        if state.type != MODEL:
+            return None
+        length, disposition = self.catalog_artifact(state)
+        read = {"artifactContentLength": length, "artifactContentDisposition": disposition}
+        return {**state.inputs, **read}, {**state.outputs, **read}
 
 
 def make_credentials(folder: Path, passphrase: str = "correct horse battery staple 0xC0FFEE") -> OciCredentials:

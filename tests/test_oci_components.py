@@ -52,6 +52,7 @@ def deployment_args(**values: Any) -> TritonModelDeploymentArgs:
     given: dict[str, Any] = {
         "compartment_id": "ocid1.compartment.oc1..example", "project_id": "ocid1.datascienceproject.oc1..example",
         "display_name": "vision", "image_name": "iad.ocir.io/ns/triton:1", "image_digest": DIGEST,
+        "entrypoint": ["/bin/sh", "-c", "exec \"$@\"", "layout"],
         "command": ["tritonserver", "--model-repository=/opt/ds/model/deployed_model"],
         "environment": {"CONTAINER_TYPE": "TRITON"}, "deployment": deployment_settings(),
         "model_group_id": "ocid1.datasciencemodelgroup.oc1..example", **values,
@@ -144,10 +145,14 @@ def test_a_large_catalog_model_goes_through_object_storage(tmp_path: Path) -> No
     uploaded = harness.one("oci:ObjectStorage/storageObject:StorageObject")
     object_name = f"triton-groups/repository-{given['sha256']}.zip"
     assert uploaded.inputs == {"bucket": "artifacts", "namespace": NAMESPACE, "object": object_name,
-                               "source": given["path"], "contentType": "application/zip"}
+                               "source": "repository.zip", "contentType": "application/zip",
+                               "metadata": {"triton-groups-sha256": given["sha256"]}}
+    assert (uploaded.ignore_changes, uploaded.replace_on_changes, uploaded.delete_before_replace) == (
+        ("source",), ("object",), True)
     model = harness.one(MODEL)
     descriptor = Path(model.inputs["modelArtifact"])
-    assert descriptor != Path(given["path"])
+    assert descriptor.name == f"repository-{given['sha256'][:16]}.descriptor.zip"
+    assert set(model.ignore_changes) == {"artifactContentLength", "artifactContentDisposition"}
     assert model.inputs["artifactContentLength"] == str(descriptor.stat().st_size)
     with zipfile.ZipFile(descriptor) as archive:
         assert json.loads(archive.read("triton-groups-artifact.json")) == {

@@ -12,17 +12,18 @@ from typing import Any
 
 import pytest
 
-from components.core.oci.command import container_environment, triton_command
-from components.core.oci.preflight import artifact_problems, display_name_problem, preflight
+from components.core.oci.command import LAYOUT_SCRIPT, container_entrypoint, container_environment, triton_command
+from components.core.oci.preflight import artifact_problems, container_command_size, display_name_problem, preflight
 from components.core.oci.settings import OciSettings, read_settings
 from components.core.oci.updates import (
     OptionFingerprint,
     option_fingerprint,
     option_groups_changed,
+    replacement_reason,
     split_message,
 )
 from components.core.plan import plan_from_folder, plan_from_spec
-from components.core.problems import Severity
+from components.core.problems import Severity, UserError
 from components.core.spec import GroupSpec, load_spec
 
 DIGEST = "sha256:" + "ab" * 32
@@ -80,16 +81,48 @@ def test_a_good_stack_has_no_problem() -> None:
 # --- the container: command, environment, ports -------------------------------------------------------------
 
 
-def test_the_command_is_oracles_triton_command_plus_the_flags() -> None:
+def test_the_command_serves_the_linked_repository_with_the_flags() -> None:
     spec = group(PRE, server_args=["--log-verbose=1"])
     settings = settings_of(deployment__serverArgs=["--exit-timeout-secs=5"])
+    assert container_entrypoint(settings) == [
+        "/bin/sh", "-c", LAYOUT_SCRIPT, "triton-groups-layout", "/opt/ds/model/deployed_model",
+        "/tmp/triton-groups/models"]
     assert triton_command(spec, settings) == [
-        "/opt/nvidia/nvidia_entrypoint.sh", "tritonserver", "--model-repository=/opt/ds/model/deployed_model",
+        "/opt/nvidia/nvidia_entrypoint.sh", "tritonserver", "--model-repository=/tmp/triton-groups/models",
         "--log-verbose=1", "--exit-timeout-secs=5"]
     bare = settings_of(deployment__nvidiaEntrypoint=False, deployment__serverPort=8080,
-                       deployment__healthCheckPort=8080)
-    assert triton_command(None, bare) == ["tritonserver", "--model-repository=/opt/ds/model/deployed_model",
-                                          "--http-port=8080"]
+                       deployment__healthCheckPort=8080, deployment__modelRoot="/mnt/models",
+                       deployment__repositoryDir="/var/triton")
+    assert container_entrypoint(bare)[-2:] == ["/mnt/models", "/var/triton"]
+    assert triton_command(None, bare) == ["tritonserver", "--model-repository=/var/triton", "--http-port=8080"]
+
+
+def test_nvidia_entrypoint_runs_once_because_the_entrypoint_replaces_the_images() -> None:
+    settings = settings_of()
+    argv = [*container_entrypoint(settings), *triton_command(VISION, settings)]
+    assert argv.count("/opt/nvidia/nvidia_entrypoint.sh") == 1
+    assert container_entrypoint(settings)[0] == "/bin/sh", "an ENTRYPOINT is sent, so the image's own is not run"
+
+
+def test_the_container_folders_are_absolute_and_the_repository_outside_the_read_only_root() -> None:
+    with pytest.raises(UserError) as raised:
+        settings_of(deployment__modelRoot="models/", deployment__repositoryDir="/opt/ds/model/deployed_model/x")
+    assert [str(p) for p in raised.value.problems] == [
+        "stacks/Pulumi.dev.yaml: triton-groups:deployment.modelRoot: 'models/' is not a container folder: give an "
+        "absolute path such as /opt/ds/model/deployed_model, without a trailing /, spaces or quotes"]
+    with pytest.raises(UserError) as raised:
+        settings_of(deployment__repositoryDir="/opt/ds/model/deployed_model/links")
+    assert [str(p) for p in raised.value.problems] == [
+        "stacks/Pulumi.dev.yaml: triton-groups:deployment: repositoryDir must be outside modelRoot (OCI mounts the "
+        "artifacts read-only)"]
+
+
+def test_the_container_fits_ocis_2048_bytes_for_a_group_of_500_models() -> None:
+    models = [{"name": f"model_{index:03d}", "backend": "python", "versions": {1: "m.py"}} for index in range(500)]
+    members = group(*models)
+    settings = settings_of()
+    assert container_command_size(settings, members) == container_command_size(settings, group(PRE)) < 2048
+    assert [p for p in preflight(settings, members) if p.code == "oci.command_too_long"] == []
 
 
 def test_the_environment_always_says_triton() -> None:
@@ -99,22 +132,24 @@ def test_the_environment_always_says_triton() -> None:
 
 
 def test_a_command_of_2048_bytes_or_more_is_refused() -> None:
-    near = ["--log-file=/tmp/" + "x" * 1900]
+    room = 2048 - container_command_size(settings_of(deployment__serverArgs=["--log-file=/tmp/"]), VISION)
+    near = ["--log-file=/tmp/" + "x" * (room - 1)]
     assert found(settings_of(deployment__serverArgs=near)) == []
-    too_long = ["--log-file=/tmp/" + "x" * 1950]
+    too_long = ["--log-file=/tmp/" + "x" * room]
     [problem] = found(settings_of(deployment__serverArgs=too_long))
-    assert problem.startswith("stacks/Pulumi.dev.yaml: triton-groups:deployment.serverArgs: the container command "
-                              "is 20")
-    assert "OCI takes under 2048 for command and entrypoint together" in problem
+    assert problem == ("stacks/Pulumi.dev.yaml: triton-groups:deployment.serverArgs: the container entrypoint and "
+                       "command are 2048 bytes; OCI takes under 2048 for both together: shorten serverArgs (here and "
+                       "in the spec's server_args)")
 
 
 def test_flags_the_command_sets_itself_cannot_be_repeated() -> None:
     spec = group(PRE, server_args=["--model-repository=/models"])
     assert found(settings_of(deployment__serverArgs=["--http-port=9000"]), spec) == [
-        "group.yaml: server_args[0]: --model-repository is set by triton-groups (the repository is "
-        "/opt/ds/model/deployed_model, the HTTP port deployment.serverPort); remove it",
+        "group.yaml: server_args[0]: --model-repository is set by triton-groups (the repository is the one "
+        "deployment.repositoryDir links every model into, the HTTP port deployment.serverPort); remove it",
         "stacks/Pulumi.dev.yaml: triton-groups:deployment.serverArgs[0]: --http-port is set by triton-groups (the "
-        "repository is /opt/ds/model/deployed_model, the HTTP port deployment.serverPort); remove it",
+        "repository is the one deployment.repositoryDir links every model into, the HTTP port "
+        "deployment.serverPort); remove it",
     ]
 
 
@@ -255,6 +290,20 @@ def test_the_base_image_gives_its_min_image_and_should_be_pinned() -> None:
         f"{BUILD['baseImage']!r}; give minImage (e.g. nvcr.io/nvidia/tritonserver:24.08-py3-min)"]
 
 
+def test_a_built_image_needs_a_triton_release_whose_packages_are_known() -> None:
+    old = {**BUILD, "baseImage": f"nvcr.io/nvidia/tritonserver:24.05-py3@sha256:{'cd' * 32}"}
+    assert found(settings_of(image={"build": old}, regionKey="iad")) == [
+        "stacks/Pulumi.dev.yaml: triton-groups:image.build.baseImage: Triton 24.05 is not a release triton-groups "
+        "knows the runtime packages of; use one of 24.08, 24.12, 25.08 (or bring your own image with image.name "
+        "and image.digest)"]
+    untagged = {**BUILD, "baseImage": f"nvcr.io/nvidia/tritonserver@sha256:{'cd' * 32}"}
+    assert found(settings_of(image={"build": untagged}, regionKey="iad")) == [
+        f"stacks/Pulumi.dev.yaml: triton-groups:image.build.tritonRelease: cannot tell the Triton release of "
+        f"'nvcr.io/nvidia/tritonserver@sha256:{'cd' * 32}' from its tag; give tritonRelease (one of 24.08, 24.12, "
+        "25.08)"]
+    assert found(settings_of(image={"build": {**untagged, "tritonRelease": "24.12"}}, regionKey="iad")) == []
+
+
 def test_the_image_platform_matches_the_shape() -> None:
     arm_shape = {"instanceShapeName": "VM.Standard.A1.Flex", "ocpus": 2, "memoryInGbs": 12}
     assert found(settings_of(image={"build": BUILD}, regionKey="iad", deployment__shape=arm_shape)) == [
@@ -312,6 +361,52 @@ def test_tensorrt_models_need_a_gpu_shape() -> None:
     assert found(settings_of(deployment__shape={"instanceShapeName": "VM.GPU.A10.1"}), spec) == []
 
 
+GPU_PRE = {**PRE, "instance_groups": [{"kind": "GPU", "count": 1, "gpus": [0]}]}
+TWO_GPUS = {**CLASSIFIER, "instance_groups": [{"kind": "KIND_GPU", "gpus": [0, 1]}]}
+
+
+def test_gpu_instance_groups_are_checked_against_the_shape_before_any_api_call() -> None:
+    spec = group(GPU_PRE, TWO_GPUS)
+    assert found(settings_of(), spec) == [
+        "group.yaml: models[pre].instance_groups: model pre has a KIND_GPU instance group, but the stack's shape "
+        "VM.Standard.E4.Flex has no GPU (0 GPUs); use kind: CPU, or a GPU shape "
+        "(triton-groups:deployment.shape.instanceShapeName)",
+        "group.yaml: models[classifier].instance_groups: model classifier has a KIND_GPU instance group, but the "
+        "stack's shape VM.Standard.E4.Flex has no GPU (0 GPUs); use kind: CPU, or a GPU shape "
+        "(triton-groups:deployment.shape.instanceShapeName)",
+    ]
+    one_gpu = settings_of(deployment__shape={"instanceShapeName": "VM.GPU.A10.1"})
+    assert found(one_gpu, spec) == [
+        "group.yaml: models[classifier].instance_groups: model classifier asks for GPU 1, but the stack's shape "
+        "VM.GPU.A10.1 has 1 GPU (ids 0 to 0); lower its gpus, or choose a larger shape"]
+    assert found(settings_of(deployment__shape={"instanceShapeName": "VM.GPU.A10.2"}), spec) == []
+    assert found(settings_of(models=["pre"]), spec)[0].startswith("group.yaml: models[pre].instance_groups:")
+    assert len(found(settings_of(models=["pre"]), spec)) == 1, "a model not deployed is not checked"
+
+
+def test_gpu_checks_read_a_bring_your_own_config_too(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text("")
+    (tmp_path / "engine.pbtxt").write_text('name: "engine"\nbackend: "python"\n'
+                                           'instance_group [{ kind: KIND_GPU gpus: [3] }]\n')
+    (tmp_path / "group.yaml").write_text("name: vision\nmodels:\n  - {name: engine, config: engine.pbtxt, "
+                                         "versions: {1: m.py}}\n")
+    spec = load_spec(tmp_path / "group.yaml")
+    assert found(settings_of(deployment__shape={"instanceShapeName": "BM.GPU.A10.4"}), spec) == []
+    assert found(settings_of(deployment__shape={"instanceShapeName": "VM.GPU.A10.2"}), spec) == [
+        "group.yaml:3: models[engine].instance_groups: model engine asks for GPU 3, but the stack's shape "
+        "VM.GPU.A10.2 has 2 GPUs (ids 0 to 1); lower its gpus, or choose a larger shape"]
+
+
+def test_a_shape_of_unknown_gpu_count_is_a_warning_naming_the_gpu_models() -> None:
+    settings = settings_of(deployment__shape={"instanceShapeName": "VM.GPU.Future.3"})
+    problems = preflight(settings, group(GPU_PRE, CLASSIFIER))
+    assert [(str(p), p.severity) for p in problems] == [(
+        "stacks/Pulumi.dev.yaml: triton-groups:deployment.shape.instanceShapeName: warning: VM.GPU.Future.3 is not a "
+        "shape triton-groups knows the GPU count of; the GPU instance groups of pre are not checked against it "
+        "(Triton fails to load a model asking for a GPU the shape lacks)", Severity.WARNING)]
+    assert preflight(settings, VISION) == [], "no model asks for a GPU: nothing to warn about"
+
+
 # --- OCIDs, smoke, artifacts ---------------------------------------------------------------------------------
 
 
@@ -327,6 +422,20 @@ def test_ocids_must_be_of_the_right_kind() -> None:
         "(ocid1.log.<realm>...); copy it from the console",
     ]
     assert found(settings_of(compartmentId="ocid1.tenancy.oc1..aaaa")) == []
+
+
+def test_iam_settings_are_checked() -> None:
+    assert found(settings_of(iam={"create": True, "statements": []})) == [
+        "stacks/Pulumi.dev.yaml: triton-groups:iam.statements: an empty list creates a policy that allows nothing; "
+        "remove statements to use the generated ones"]
+    assert found(settings_of(iam={"create": True, "statements": ["read repos"], "name": "a b",
+                                  "compartmentId": "ocid1.project.oc1..x"})) == [
+        "stacks/Pulumi.dev.yaml: triton-groups:iam.statements[0]: an OCI policy statement starts with Allow, "
+        "Endorse, Admit or Define",
+        "stacks/Pulumi.dev.yaml: triton-groups:iam.name: a policy name has 1 to 100 letters, digits, '-', '_' or '.'",
+        "stacks/Pulumi.dev.yaml: triton-groups:iam.compartmentId: 'ocid1.project.oc1..x' is not a compartment OCID "
+        "(ocid1.compartment.<realm>...); copy it from the console",
+    ]
 
 
 def test_requests_need_a_routing_header() -> None:
@@ -380,30 +489,42 @@ def test_an_unchanged_stack_changes_no_option_group() -> None:
     before = fingerprint(settings_of())
     assert option_groups_changed(before, fingerprint(settings_of())) == set()
     assert option_groups_changed(None, before) == set()
-    assert option_groups_changed(before.to_json(), before) == set()
     assert OptionFingerprint.from_json(before.to_json()) == before
+    older = {"model": "a", "infrastructure": "b", "environment": "c"}
+    assert OptionFingerprint.from_json(older) is None, "an older release's record is not compared"
 
 
-def test_each_change_lands_in_its_option_group() -> None:
+@pytest.mark.parametrize(("changes", "identity", "groups"), [
+    ({"deployment__displayName": "renamed"}, "repo-sha-1", {"name"}),
+    ({"deployment__description": "new words"}, "repo-sha-1", {"name"}),
+    ({"deployment__environment": {"OMP_NUM_THREADS": "2"}}, "repo-sha-1", {"environment_variables"}),
+    ({}, "repo-sha-2", {"models"}),
+    ({"models": ["pre"]}, "repo-sha-1", {"models"}),
+    ({"layout": "per-model"}, "repo-sha-1", {"models"}),
+    ({"deployment__shape": {"instanceShapeName": "VM.Standard.E4.Flex", "ocpus": 2, "memoryInGbs": 32}},
+     "repo-sha-1", {"compute"}),
+    ({"deployment__scaling": {"instanceCount": 2}}, "repo-sha-1", {"compute"}),
+    ({"deployment__subnetId": "ocid1.subnet.oc1.iad.aaaa"}, "repo-sha-1", {"compute"}),
+    ({"logging": {"logGroupId": "ocid1.loggroup.oc1.iad.a", "predictLogId": "ocid1.log.oc1.iad.b"}}, "repo-sha-1",
+     {"logging"}),
+    ({"deployment__bandwidthMbps": 20}, "repo-sha-1", {"bandwidth_or_byoc"}),
+    ({"image": {"name": "iad.ocir.io/tenancy/triton/vision:1.0.1", "digest": "sha256:" + "01" * 32}}, "repo-sha-1",
+     {"bandwidth_or_byoc"}),
+    ({"deployment__serverArgs": ["--log-info=1"]}, "repo-sha-1", {"bandwidth_or_byoc"}),
+    ({"deployment__serverPort": 8080, "deployment__healthCheckPort": 8080}, "repo-sha-1", {"bandwidth_or_byoc"}),
+    ({"deployment__bandwidthMbps": 20, "deployment__serverArgs": ["--log-info=1"]}, "repo-sha-1",
+     {"bandwidth_or_byoc"}),
+])
+def test_each_change_lands_in_ocis_option_group(changes: dict[str, Any], identity: str, groups: set[str]) -> None:
     before = fingerprint(settings_of())
-    bigger = {"instanceShapeName": "VM.Standard.E4.Flex", "ocpus": 2, "memoryInGbs": 32}
-    assert option_groups_changed(before, fingerprint(settings_of(deployment__shape=bigger))) == {"infrastructure"}
-    assert option_groups_changed(before, fingerprint(settings_of(deployment__scaling={"instanceCount": 2}))) == {
-        "infrastructure"}
-    new_image = {"name": "iad.ocir.io/tenancy/triton/vision:1.0.1", "digest": "sha256:" + "01" * 32}
-    assert option_groups_changed(before, fingerprint(settings_of(image=new_image))) == {"environment"}
-    assert option_groups_changed(before, fingerprint(settings_of(deployment__serverArgs=["--log-info=1"]))) == {
-        "environment"}
-    assert option_groups_changed(before, fingerprint(settings_of(), identity="repo-sha-2")) == {"model"}
-    assert option_groups_changed(before, fingerprint(settings_of(layout="per-model"))) == {"model"}
-    assert option_groups_changed(before, fingerprint(settings_of(deployment__displayName="renamed"))) == set()
+    assert option_groups_changed(before, fingerprint(settings_of(**changes), identity)) == groups
 
 
 def test_a_built_image_is_identified_by_its_pushed_digest() -> None:
     settings = settings_of(image={"build": BUILD}, regionKey="iad")
     recipe = option_fingerprint(settings, VISION, model_identity="m")
     pushed = option_fingerprint(settings, VISION, model_identity="m", image_digest=DIGEST)
-    assert option_groups_changed(recipe, pushed) == {"environment"}
+    assert option_groups_changed(recipe, pushed) == {"bandwidth_or_byoc"}
     assert option_groups_changed(pushed, option_fingerprint(settings, VISION, model_identity="m",
                                                             image_digest=DIGEST)) == set()
 
@@ -411,16 +532,37 @@ def test_a_built_image_is_identified_by_its_pushed_digest() -> None:
 def test_a_change_of_several_groups_is_detected_and_explained() -> None:
     before = fingerprint(settings_of())
     new_image = {"name": "iad.ocir.io/tenancy/triton/vision:2", "digest": "sha256:" + "02" * 32}
-    after = fingerprint(settings_of(image=new_image, deployment__scaling={"instanceCount": 3}), identity="repo-2")
+    after = fingerprint(settings_of(image=new_image, deployment__scaling={"instanceCount": 3},
+                                    deployment__displayName="v2"), identity="repo-2")
     groups = option_groups_changed(before, after)
-    assert groups == {"model", "infrastructure", "environment"}
+    assert groups == {"name", "models", "compute", "bandwidth_or_byoc"}
     message = split_message(groups)
-    assert message.startswith("this update changes the model, infrastructure and environment options of the live "
-                              "model deployment at once, but OCI updates a live deployment without downtime one "
-                              "option group at a time. Split it:")
-    assert "infrastructure: triton-groups:deployment.shape, triton-groups:deployment.scaling" in message
-    assert "environment: triton-groups:image, triton-groups:deployment.serverArgs" in message
-    assert split_message({"environment", "model"}).startswith("this update changes the model and environment options")
+    assert message.startswith(
+        "this update changes the name and description, models, compute and load-balancer bandwidth or BYOC options "
+        "of the live model deployment at once, but OCI updates a live deployment one option group at a time (name "
+        "and description; environment variables; models; compute; logging; load-balancer bandwidth or BYOC). Split "
+        "it into one `pulumi up` per group:")
+    assert "1. name and description (triton-groups:deployment.displayName, " in message
+    assert "3. compute (triton-groups:deployment.shape, triton-groups:deployment.scaling, " in message
+    assert ("4. load-balancer bandwidth or BYOC (triton-groups:deployment.bandwidthMbps, triton-groups:image, "
+            in message)
+    assert split_message({"logging", "environment_variables"}).startswith(
+        "this update changes the environment variables and logging options")
+
+
+def test_model_group_infrastructure_changes_replace_the_deployment_and_single_model_ones_do_not() -> None:
+    bigger = {"instanceShapeName": "VM.Standard.E4.Flex", "ocpus": 4, "memoryInGbs": 64}
+    for layout, replaced in (("per-model", True), ("single", False)):
+        before = fingerprint(settings_of(layout=layout))
+        for changes in ({"deployment__shape": bigger}, {"deployment__scaling": {"instanceCount": 2}},
+                        {"deployment__bandwidthMbps": 50}):
+            reason = replacement_reason(before, fingerprint(settings_of(layout=layout, **changes)), layout)
+            assert (reason is not None) is replaced, (layout, changes)
+        assert replacement_reason(before, fingerprint(settings_of(layout=layout), "other"), layout) is None
+    switched = replacement_reason(fingerprint(settings_of()), fingerprint(settings_of(layout="per-model")),
+                                  "per-model")
+    assert switched == "the layout (and so the deployment type) changes"
+    assert replacement_reason(None, fingerprint(settings_of()), "single") is None
 
 
 def test_spec_problems_carry_the_spec_line_from_a_spec_or_its_plan(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import pulumi
 import pytest
 from oci_stack_harness import (
     DOCKER_IMAGE,
+    GET_MODEL,
     MODEL_DEPLOYMENT,
     NAMESPACE,
     OciCredentials,
@@ -24,7 +25,7 @@ from oci_stack_harness import (
 )
 from pulumi.runtime import rpc
 
-from components.core.oci.command import triton_command
+from components.core.oci.command import container_entrypoint, triton_command
 from components.core.oci.settings import load_stack_settings
 from components.core.smoke.oci_transport import OciPredictTransport
 from components.core.spec import load_spec
@@ -83,12 +84,15 @@ def test_the_deployment_runs_triton_from_the_digest_pinned_image(project: tuple[
         "image": "iad.ocir.io/exampletenancy/triton/vision-server:24.08",
         "imageDigest": DIGEST,
         "environmentVariables": {"CONTAINER_TYPE": "TRITON"},
+        "entrypoints": container_entrypoint(settings),
         "cmds": triton_command(load_spec(project[0] / settings.spec), settings),
         "serverPort": 8000.0,
         "healthCheckPort": 8000.0,
     }
+    assert configuration["environmentConfigurationDetails"]["entrypoints"][3:] == [
+        "triton-groups-layout", "/opt/ds/model/deployed_model", "/tmp/triton-groups/models"]
     assert configuration["environmentConfigurationDetails"]["cmds"][:3] == [
-        "/opt/nvidia/nvidia_entrypoint.sh", "tritonserver", "--model-repository=/opt/ds/model/deployed_model"]
+        "/opt/nvidia/nvidia_entrypoint.sh", "tritonserver", "--model-repository=/tmp/triton-groups/models"]
     assert configuration["infrastructureConfigurationDetails"] == {
         "infrastructureType": "INSTANCE_POOL",
         "instanceConfiguration": {
@@ -179,9 +183,18 @@ def test_the_smoke_test_signs_with_the_config_file_profile_after_the_deployment(
     assert options["auth"] == "api_key"
     assert options["config_file"] == str(project[1].config_file)
     assert options["profile"] == "DEFAULT"
+    assert options["wire_format"] == "json"
     transport = TRANSPORTS["oci"](smoke["endpoint"], options)
     assert isinstance(transport, OciPredictTransport)
     assert transport.headers.model_name == ("model_name", "model-name")
+    assert transport.wire_format == "json"
+    assert transport.default_versions == dict.fromkeys(VISION_MODELS, 1)
+    smoke_settings = load_stack_settings(project[0] / "stacks" / "Pulumi.dev.yaml").smoke.model_dump(by_alias=True)
+    smoke_settings |= {"configFile": str(project[1].config_file), "wireFormat": "binary"}
+    binary = OciStackHarness(stack_config(*project, smoke=smoke_settings), project=project[0])
+    binary.up()
+    assert TRANSPORTS["oci"](smoke["endpoint"], binary.registrations["smoke"].inputs["transport_options"]
+                             ).wire_format == "binary"
 
 
 def test_autoscaling_and_private_networking_reach_the_infrastructure(project: tuple[Path, OciCredentials]) -> None:
@@ -231,6 +244,13 @@ def test_a_built_image_is_pushed_to_ocir_and_the_deployment_pinned_to_its_digest
         "environmentConfigurationDetails"]
     assert environment["image"] == f"iad.ocir.io/{NAMESPACE}/triton/vision-server:24.08"
     assert environment["imageDigest"].startswith("sha256:") and environment["imageDigest"] != DIGEST
+    given = OciStackHarness(stack_config(*project), project=project[0])
+    given.up()
+    brought = given.one(MODEL_DEPLOYMENT).inputs["modelDeploymentConfigurationDetails"][
+        "environmentConfigurationDetails"]
+    assert (environment["entrypoints"], environment["cmds"]) == (brought["entrypoints"], brought["cmds"]), \
+        "a built image and a brought NGC image run the same entrypoint step and command"
+    assert 'ENTRYPOINT ["/opt/nvidia/nvidia_entrypoint.sh"]' in dockerfile, "as NGC images: replaced by the deployment"
     assert ("oci:ObjectStorage/getNamespace:getNamespace",
             {"compartmentId": "ocid1.compartment.oc1..exampleonlyreplacewithyourcompartment"}) in harness.calls
 
@@ -245,7 +265,7 @@ def test_a_preflight_problem_names_the_stack_key_and_registers_nothing(project: 
 
     assert isinstance(result.error, pulumi.RunError)
     assert str(result.error) == (
-        "the stack dev cannot be deployed: stacks/Pulumi.dev.yaml:60: triton-groups:deployment.shape.ocpus: "
+        "the stack dev cannot be deployed: stacks/Pulumi.dev.yaml:62: triton-groups:deployment.shape.ocpus: "
         "VM.Standard.E4.Flex is a flexible shape: give ocpus")
     assert [r.type for r in harness.registrations.values()] == ["pulumi:pulumi:Stack"]
     assert harness.state == {}
@@ -269,7 +289,7 @@ def test_artifacts_above_the_inline_limit_go_through_the_configured_bucket(
     assert [upload.name for upload in uploads] == ["group-preprocess-upload"]
     assert {(e.inputs["sourceBucket"], e.inputs["namespace"], e.inputs["sourceRegion"]) for e in exports} == {
         ("example-artifacts", "exampletenancy", "us-ashburn-1")}
-    assert harness.calls == []
+    assert harness.calls == [(GET_MODEL, {"modelId": "group-preprocess-model-id"})], "a read checks the export"
 
 
 def test_artifacts_above_the_inline_limit_without_a_bucket_are_refused(project: tuple[Path, OciCredentials]) -> None:

@@ -30,6 +30,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from components.core.oci.group import default_versions
 from components.core.oci.settings import OciSmokeSettings, SmokeHeaders
 from components.core.plan import plan_from_spec
 from components.core.runtime import LocalServer
@@ -124,6 +125,7 @@ class SignedEndpoint:
     mode: str = "forward"
     slow_s: float = 1.0
     verified: list[dict[str, str]] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
 
@@ -141,6 +143,7 @@ class SignedEndpoint:
             self.rejected.append(problem)
             return self.answer(handler, 401, json.dumps({"code": "NotAuthenticated", "message": problem}).encode())
         self.verified.append({name.lower(): value for name, value in handler.headers.items()})
+        self.bodies.append(body)
         if self.mode == "error":
             return self.answer(handler, 503, b"<html>upstream model server unavailable</html>")
         if self.mode == "garbage":
@@ -203,6 +206,8 @@ def active() -> tuple[str, str | None]:
 
 
 def transport_for(endpoint: SignedEndpoint, key: ApiKey, **options: object) -> OciPredictTransport:
+    """A transport to the stand-in endpoint; the group's models serve version 1 unless `default_versions` says."""
+    options.setdefault("default_versions", {"add": 1, "sub": 1})
     return OciPredictTransport(endpoint.url, signer_factory=ApiKeySigner(str(key.config_file), "DEFAULT"),
                                deployment_state=active, poll_interval_s=0.01, **options)  # type: ignore[arg-type]
 
@@ -269,22 +274,51 @@ def key(tmp_path_factory: pytest.TempPathFactory) -> ApiKey:
 
 
 @pytest.mark.triton
-def test_smoke_cases_pass_through_the_signed_endpoint(triton, key, endpoint_factory) -> None:
+def test_smoke_cases_pass_through_the_signed_endpoint_as_json_naming_model_and_version(
+    triton, key, endpoint_factory
+) -> None:
     url, spec, _ = triton
     endpoint = endpoint_factory(key.public, url)
-    with transport_for(endpoint, key) as transport:
+    with transport_for(endpoint, key, default_versions=default_versions(spec)) as transport:
         report = run_smoke(spec, transport)
     assert report.passed, report.summary()
     assert [(case.model, case.case) for case in report.cases] == [
         ("add", "small"), ("add", "pinned"), ("sub", "small"), ("sub", "pinned")]
     assert endpoint.rejected == []
-    routes = {(headers["model_name"], headers.get("model_version")) for headers in endpoint.verified}
-    assert routes == {("add", None), ("add", "1"), ("sub", None), ("sub", "1")}
+    routes = {(headers["model_name"], headers["model_version"]) for headers in endpoint.verified}
+    assert routes == {("add", "1"), ("sub", "1")}, "model_version goes with model_name, also for a case without one"
     for headers in endpoint.verified:
         assert headers["model-key"] == headers["model_name"]
         assert headers["accept-encoding"] == "identity"
+        assert headers["content-type"] == "application/json"
+        assert "inference-header-content-length" not in headers
+    assert all(body.startswith(b'{"inputs":[') for body in endpoint.bodies)
+
+
+@pytest.mark.triton
+def test_the_binary_tensor_extension_is_an_option(triton, key, endpoint_factory) -> None:
+    url, spec, _ = triton
+    endpoint = endpoint_factory(key.public, url)
+    with transport_for(endpoint, key, default_versions=default_versions(spec), wire_format="binary") as transport:
+        report = run_smoke(spec, transport)
+    assert report.passed, report.summary()
+    for headers in endpoint.verified:
         assert headers["content-type"] == "application/octet-stream"
         assert int(headers["inference-header-content-length"]) > 0
+    with pytest.raises(ValueError, match="wire_format is json or binary"):
+        transport_for(endpoint, key, wire_format="msgpack")
+
+
+def test_a_model_of_unknown_version_is_refused_before_sending(key, endpoint_factory) -> None:
+    endpoint = endpoint_factory(key.public)
+    transport = transport_for(endpoint, key, default_versions={"add": 3})
+    inputs = [Tensor("A", np.zeros(1, np.float32), "FP32")]
+    assert transport.prepare("add", inputs, ["OUT"]).headers["model_version"] == "3"
+    assert transport.prepare("add", inputs, ["OUT"], version=1).headers["model_version"] == "1"
+    with pytest.raises(TransportError, match="no version is known for model sub: the model_version header is always "
+                                             "sent, so give the case a version"):
+        transport.prepare("sub", inputs, ["OUT"])
+    assert endpoint.verified == []
 
 
 @pytest.mark.triton

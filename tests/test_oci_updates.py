@@ -91,38 +91,86 @@ def test_an_update_touching_two_option_groups_stops_and_says_how_to_split_it(
     harness = harness_for(project)
     harness.up()
     deployed = harness.resource("deployment-deployment")
-    bigger = deployment_settings(project[0], shape={"instanceShapeName": "VM.Standard.E4.Flex", "ocpus": 4,
-                                                    "memoryInGbs": 32})
+    threads = deployment_settings(project[0], environment={"OMP_NUM_THREADS": "2"})
     new_image = {"name": "iad.ocir.io/exampletenancy/triton/vision-server:24.09", "digest": "sha256:" + "1" * 64}
 
-    refused = harness.up(stack_config(*project, deployment=bigger, image=new_image), check=False)
+    refused = harness.up(stack_config(*project, deployment=threads, image=new_image), check=False)
 
     assert isinstance(refused.error, pulumi.RunError)
     message = str(refused.error)
-    assert message.startswith("this update changes the infrastructure and environment options of the live model "
-                              "deployment at once")
-    assert "triton-groups:deployment.shape" in message and "triton-groups:image" in message
+    assert message.startswith("this update changes the environment variables and load-balancer bandwidth or BYOC "
+                              "options of the live model deployment at once")
+    assert "1. environment variables (triton-groups:deployment.environment)" in message
+    assert "2. load-balancer bandwidth or BYOC (triton-groups:deployment.bandwidthMbps, triton-groups:image" in message
     assert harness.resource("deployment-deployment").inputs == deployed.inputs
 
-    staged = harness.up(stack_config(*project, deployment=bigger))
+    staged = harness.up(stack_config(*project, deployment=threads))
     assert "deployment-deployment" in staged.updated
-    assert "this update changes the infrastructure options of the live model deployment" in staged.messages()
-    final = harness.up(stack_config(*project, deployment=bigger, image=new_image))
+    assert "this update changes the environment variables options of the live model deployment" in staged.messages()
+    final = harness.up(stack_config(*project, deployment=threads, image=new_image))
     assert "deployment-deployment" in final.updated
     environment = harness.resource("deployment-deployment").inputs["modelDeploymentConfigurationDetails"][
         "environmentConfigurationDetails"]
     assert environment["imageDigest"] == "sha256:" + "1" * 64
+    assert environment["environmentVariables"] == {"OMP_NUM_THREADS": "2", "CONTAINER_TYPE": "TRITON"}
 
 
-def test_a_model_change_with_a_shape_change_is_refused_too(project: tuple[Path, OciCredentials]) -> None:
+def test_a_model_change_with_a_rename_or_new_logs_is_refused_too(project: tuple[Path, OciCredentials]) -> None:
     harness = harness_for(project)
     harness.up()
     retrain_preprocess(project[0])
-    bigger = deployment_settings(project[0], bandwidthMbps=20)
+    renamed = deployment_settings(project[0], displayName="vision-v2")
+    logs = {"logGroupId": "ocid1.loggroup.oc1.iad.exampleonly", "predictLogId": "ocid1.log.oc1.iad.exampleonly"}
 
-    refused = harness.preview(stack_config(*project, deployment=bigger), check=False)
+    assert "the name and description and models options" in str(
+        harness.preview(stack_config(*project, deployment=renamed), check=False).error)
+    assert "the models and logging options" in str(harness.preview(stack_config(*project, logging=logs),
+                                                                   check=False).error)
 
-    assert "the model and infrastructure options" in str(refused.error)
+
+def test_a_shape_change_replaces_a_model_group_deployment_and_the_smoke_test_follows_its_new_url(
+    project: tuple[Path, OciCredentials],
+) -> None:
+    harness = harness_for(project)
+    harness.up()
+    before = harness.resource("deployment-deployment")
+    old_url = harness.last_outputs["endpoint"]
+    bigger = deployment_settings(project[0], shape={"instanceShapeName": "VM.Standard.E4.Flex", "ocpus": 4,
+                                                    "memoryInGbs": 32})
+    new_image = {"name": "iad.ocir.io/exampletenancy/triton/vision-server:24.09", "digest": "sha256:" + "1" * 64}
+    changed = stack_config(*project, deployment=bigger, image=new_image)
+
+    preview = harness.preview(changed)
+    update = harness.up(changed)
+
+    assert "deployment-deployment" in preview.replaced and "deployment-deployment" in update.replaced
+    warning = ("the model deployment is replaced: the compute shape or scaling of a MODEL_GROUP deployment changes, "
+               "which pulumi-oci cannot update (infrastructureConfigurationDetails). The new deployment gets a new "
+               "OCID and URL (the endpoint output and the smoke test follow it); the old one is deleted once the new "
+               "one is created")
+    assert warning in preview.messages("WARNING") and warning in update.messages("WARNING")
+    assert harness.one(MODEL_DEPLOYMENT).replace_on_changes == (
+        "modelDeploymentConfigurationDetails.deploymentType",
+        "modelDeploymentConfigurationDetails.infrastructureConfigurationDetails")
+    after = harness.resource("deployment-deployment")
+    assert after.id != before.id
+    assert harness.last_outputs["endpoint"] != old_url and harness.last_outputs["endpoint"].endswith(after.id)
+    assert harness.resource("smoke").inputs["endpoint"] == harness.last_outputs["endpoint"]
+    assert harness.resource("smoke").inputs["deployment_id"] == after.id
+    assert "smoke" in update.updated
+
+
+def test_a_shape_change_updates_a_single_model_deployment_in_place(project: tuple[Path, OciCredentials]) -> None:
+    harness = OciStackHarness(stack_config(*project, layout="single"), project=project[0])
+    harness.up()
+    before = harness.resource("deployment-deployment")
+    bigger = deployment_settings(project[0], scaling={"instanceCount": 2})
+
+    update = harness.up(stack_config(*project, layout="single", deployment=bigger))
+
+    assert "deployment-deployment" in update.updated
+    assert harness.resource("deployment-deployment").id == before.id
+    assert "this update changes the compute options of the live model deployment" in update.messages()
 
 
 def test_a_ci_runner_without_the_zips_previews_no_change_and_rebuilds_them_on_up(

@@ -11,11 +11,28 @@ Artifacts above the inline upload limit go through Object Storage: the zip is up
 pulumi-oci 5.5 requires an inline artifact on every Model, so such a Model is created with a
 small descriptor zip (a JSON naming the object and its sha256) that the export then replaces.
 UNCONFIRMED without an OCI account: that the service accepts an export over an uploaded artifact.
+
+That route is made to survive a `pulumi refresh` and to fail loudly:
+- The Model's read writes back `artifactContentLength` and `artifactContentDisposition` from
+  HeadModelArtifact, i.e. the exported zip's, not the descriptor's; both are force-new. So on this route
+  they are `ignore_changes`, and the content identity moves to the descriptor's file name
+  (`<artifact>-<sha256[:16]>.descriptor.zip`, `modelArtifact`, which the read leaves alone): new content is
+  still a new (replaced) Model, a refresh replaces nothing.
+- The export resource reports success even when the service refuses (the provider takes HTTP 409 as done,
+  and its read checks nothing). So `model_id` is given out only after a read of the Model
+  (`datascience.get_model`, after the export) shows the artifact's real size; otherwise the update fails
+  with a message naming the model, the object and what to do.
+- The upload is content-addressed: the object is named by the zip's sha256 (a new name replaces the
+  object, never renames the old one), `source` is `ignore_changes` (the provider records it as path plus
+  mtime, so a zip rebuilt to the same bytes on a fresh runner would replace it), the path given is relative
+  to the project folder, never absolute, and a replacement deletes before it creates (no create-then-delete
+  of one name).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,8 +51,12 @@ METADATA_ARTIFACT_SHA256 = "TritonArtifactSha256"
 METADATA_TRITON_MODELS = "TritonModels"
 METADATA_GROUP = "TritonGroup"
 DESCRIPTOR_NAME = "triton-groups-artifact.json"
+DESCRIPTOR_SUFFIX = ".descriptor.zip"
 REPLACING_PROPERTIES = ["modelArtifact", "artifactContentLength", "artifactContentDisposition"]
 """Model properties OCI cannot update: a change replaces the Model (said explicitly so previews show it)."""
+READ_BACK_PROPERTIES = ["artifactContentLength", "artifactContentDisposition"]
+"""What the Model's read writes back from HeadModelArtifact: after an export, the exported zip's values."""
+OBJECT_METADATA_SHA256 = "triton-groups-sha256"
 
 
 @dataclass(frozen=True)
@@ -46,6 +67,8 @@ class ObjectStorageUpload:
     namespace: pulumi.Input[str]
     region: str
     prefix: str = "triton-groups"
+    depends_on: tuple[pulumi.Resource, ...] = ()
+    """What the export must wait for: the IAM policy letting the Data Science service read the bucket."""
 
 
 @dataclass(frozen=True)
@@ -68,9 +91,13 @@ class CatalogModelArgs:
 
 
 class CatalogModel(pulumi.ComponentResource):
-    """A `datascience.Model` for one artifact. Outputs `model_id`, `artifact_sha256`, `triton_models`."""
+    """A `datascience.Model` for one artifact. Outputs `model_id` (known once the artifact is in the catalog),
+    `artifact_sha256`, `triton_models`; `ready` lists what a model group or deployment must wait for (the
+    Model, and the export on the Object Storage route)."""
 
     model: oci.datascience.Model
+    export: oci.datascience.ModelArtifactExport | None
+    ready: list[pulumi.Resource]
     model_id: pulumi.Output[str]
     artifact_sha256: pulumi.Output[str]
     triton_models: pulumi.Output[list[str]]
@@ -97,28 +124,35 @@ class CatalogModel(pulumi.ComponentResource):
             artifact_content_disposition=artifact.apply(_content_disposition),
             custom_metadata_lists=artifact.apply(lambda a: _metadata(a, args.group_name)),
             freeform_tags=args.freeform_tags,
-            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=REPLACING_PROPERTIES),
+            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=REPLACING_PROPERTIES,
+                                        ignore_changes=READ_BACK_PROPERTIES if storage is not None else None),
         )
-        if storage is not None:
-            self._copy_through_object_storage(name, storage, artifact)
+        self.export = None
+        self.ready = [self.model]
         self.model_id = self.model.id
+        if storage is not None:
+            self.export = self._copy_through_object_storage(name, storage, artifact)
+            self.ready.append(self.export)
+            self.model_id = self._exported_model_id(args.display_name, storage, artifact)
         self.register_outputs({"model_id": self.model_id, "artifact_sha256": self.artifact_sha256,
                                "triton_models": self.triton_models})
 
     def _copy_through_object_storage(
         self, name: str, storage: ObjectStorageUpload, artifact: pulumi.Output[Mapping[str, Any]]
-    ) -> None:
+    ) -> oci.datascience.ModelArtifactExport:
         """Upload the zip to the bucket and export it into the Model, over the descriptor it was created with."""
         uploaded = oci.objectstorage.StorageObject(
             f"{name}-upload",
             bucket=storage.bucket,
             namespace=storage.namespace,
             object=artifact.apply(lambda a: _object_name(a, storage)),
-            source=artifact.apply(lambda a: str(a["path"])),
+            source=artifact.apply(lambda a: portable_source(str(a["path"]))),
             content_type="application/zip",
-            opts=pulumi.ResourceOptions(parent=self),
+            metadata=artifact.apply(lambda a: {OBJECT_METADATA_SHA256: str(a["sha256"])}),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["source"], replace_on_changes=["object"],
+                                        delete_before_replace=True),
         )
-        oci.datascience.ModelArtifactExport(
+        return oci.datascience.ModelArtifactExport(
             f"{name}-export",
             artifact_source_type="ORACLE_OBJECT_STORAGE",
             model_id=self.model.id,
@@ -126,8 +160,41 @@ class CatalogModel(pulumi.ComponentResource):
             source_bucket=storage.bucket,
             source_object_name=uploaded.object,
             source_region=storage.region,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[uploaded]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[uploaded, *storage.depends_on]),
         )
+
+    def _exported_model_id(
+        self, display_name: str, storage: ObjectStorageUpload, artifact: pulumi.Output[Mapping[str, Any]]
+    ) -> pulumi.Output[str]:
+        """The Model's OCID once a read after the export shows the artifact's size in the catalog; fails the
+        update when the catalog still holds another artifact (the descriptor: the service refused the export)."""
+        assert self.export is not None
+        read = oci.datascience.get_model_output(
+            model_id=self.model.id, opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[self.export]))
+        location = pulumi.Output.all(artifact, storage.namespace).apply(
+            lambda values: f"oci://{storage.bucket}@{values[1]}/{_object_name(values[0], storage)}")
+        return pulumi.Output.all(self.model.id, read, artifact, location).apply(
+            lambda values: checked_export(values[0], values[1].artifact_content_length, int(values[2]["size"]),
+                                          display_name, values[3]))
+
+
+def checked_export(model_id: str, catalog_length: str | None, size: int, display_name: str, source: str) -> str:
+    """`model_id` when the catalog's artifact has the exported zip's size; else pulumi.RunError saying what to do."""
+    if catalog_length is not None and str(catalog_length).isdigit() and int(catalog_length) == size:
+        return model_id
+    raise pulumi.RunError(
+        f"catalog model {display_name} ({model_id}) holds an artifact of {catalog_length or 'unknown'} bytes after "
+        f"the export from {source}, not the {size} bytes of that zip: OCI did not take the export (pulumi-oci reports "
+        "an export it refused, HTTP 409, as done). Check the IAM policy letting the Data Science service read the "
+        "bucket (triton-groups:iam), then replace the model (`pulumi up --replace <its URN>`), or upload it inline "
+        "by raising triton-groups:artifact.inlineLimitMib above its size")
+
+
+def portable_source(path: str) -> str:
+    """The upload's `source` as the state records it: relative to the working folder (the project folder the
+    engine runs the program and its providers in), never an absolute path of this machine."""
+    given = Path(path)
+    return os.path.relpath(given) if given.is_absolute() else path
 
 
 def _metadata(artifact: Mapping[str, Any], group_name: str) -> list[oci.datascience.ModelCustomMetadataListArgs]:
@@ -175,9 +242,18 @@ def _write_descriptor(artifact: Mapping[str, Any], storage: ObjectStorageUpload)
         indent=2,
         sort_keys=True,
     ).encode()
-    target = Path(str(artifact["path"])).with_suffix(".descriptor.zip")
+    source = Path(str(artifact["path"]))
+    target = source.with_name(descriptor_name(artifact))
     info = zipfile.ZipInfo(DESCRIPTOR_NAME, date_time=(1980, 1, 1, 0, 0, 0))
     info.external_attr = 0o644 << 16
-    with atomic_file(target) as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
+    with atomic_file(target) as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED) as archive:
         archive.writestr(info, body)
+    for stale in source.parent.glob(f"{artifact['name']}-*{DESCRIPTOR_SUFFIX}"):
+        if stale.name != target.name:
+            stale.unlink(missing_ok=True)
     return str(target), target.stat().st_size
+
+
+def descriptor_name(artifact: Mapping[str, Any]) -> str:
+    """The descriptor's file name carries the artifact's sha256: the Model's content identity on this route."""
+    return f"{artifact['name']}-{str(artifact['sha256'])[:16]}{DESCRIPTOR_SUFFIX}"

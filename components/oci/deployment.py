@@ -2,11 +2,15 @@
 
 Deployment type MODEL_GROUP serves a heterogeneous model group (`model_group_id`); SINGLE_MODEL serves
 one catalog model holding the whole repository (`model_id`, Oracle's Triton sample, seed 001). The
-container is OCIR_CONTAINER with the image pinned by digest, `CONTAINER_TYPE=TRITON` in its environment
-and the command from the core's `triton_command` (Pulumi's `cmds`). Infrastructure is an INSTANCE_POOL
-of the configured shape, fixed size or threshold autoscaling on CPU. Access and predict logs go to an
-OCI Logging log group: existing logs when the settings name them, else a log group and two CUSTOM logs
-created here.
+container is OCIR_CONTAINER with the image pinned by digest, `CONTAINER_TYPE=TRITON` in its environment,
+the core's `container_entrypoint` (Pulumi's `entrypoints`: the step that links the members' folders into
+one repository, whatever layout OCI unpacks them in) and `triton_command` (Pulumi's `cmds`).
+Infrastructure is an INSTANCE_POOL of the configured shape, fixed size or threshold autoscaling on CPU.
+A MODEL_GROUP deployment's `infrastructureConfigurationDetails` is not updatable in pulumi-oci 5.5, so a
+change there (shape, scaling, network, bandwidth) or of the deployment type replaces the deployment
+(`REPLACING_PROPERTIES`, said explicitly so that previews show "replace"): create-before-delete, the new
+deployment has a new OCID and URL. Access and predict logs go to an OCI Logging log group: existing logs
+when the settings name them, else a log group and two CUSTOM logs created here.
 """
 
 from __future__ import annotations
@@ -23,6 +27,11 @@ from components.core.oci.settings import AutoscalingSettings, DeploymentSettings
 
 AUTOSCALING_PENDING_DURATION = "PT5M"
 """How long a threshold must hold before OCI scales in or out (ISO 8601 duration)."""
+REPLACING_PROPERTIES = [
+    "modelDeploymentConfigurationDetails.deploymentType",
+    "modelDeploymentConfigurationDetails.infrastructureConfigurationDetails",
+]
+"""Deployment properties whose change replaces it: MODEL_GROUP infrastructure lacks "(Updatable)" in pulumi-oci."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +47,8 @@ class LogNames:
 class TritonModelDeploymentArgs:
     """What one deployment serves and how. Give exactly one of `model_group_id` or `model_id`.
 
-    `command` and `environment` come from the core (`triton_command`, `container_environment`);
+    `entrypoint`, `command` and `environment` come from the core (`container_entrypoint`, `triton_command`,
+    `container_environment`);
     `deployment` holds the shape, scaling, bandwidth, network and ports; `logging` None (or `create`)
     creates a log group and its logs, named `log_names` (default: `<display_name>-logs|-access|-predict`).
     """
@@ -48,6 +58,7 @@ class TritonModelDeploymentArgs:
     display_name: str
     image_name: pulumi.Input[str]
     image_digest: pulumi.Input[str]
+    entrypoint: Sequence[str]
     command: Sequence[str]
     environment: Mapping[str, str]
     deployment: DeploymentSettings
@@ -69,7 +80,8 @@ class DeploymentLogs:
 
 
 class TritonModelDeployment(pulumi.ComponentResource):
-    """Outputs `model_deployment_id`, `model_deployment_url` and `log_group_id`."""
+    """Outputs `model_deployment_id`, `model_deployment_url` and `log_group_id`. The component's `depends_on`
+    (what it serves: catalog models, their exports, the IAM policy) holds for the deployment itself."""
 
     model_deployment: oci.datascience.ModelDeployment
     model_deployment_id: pulumi.Output[str]
@@ -96,7 +108,8 @@ class TritonModelDeployment(pulumi.ComponentResource):
             model_deployment_configuration_details=configuration_details(args),
             category_log_details=_log_details(logs),
             freeform_tags=args.freeform_tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=REPLACING_PROPERTIES,
+                                        depends_on=opts.depends_on if opts is not None else None),
         )
         self.model_deployment_id = self.model_deployment.id
         self.model_deployment_url = self.model_deployment.model_deployment_url
@@ -141,6 +154,7 @@ def configuration_details(args: TritonModelDeploymentArgs) -> dict[str, Any]:
         "environment_configuration_type": "OCIR_CONTAINER",
         "image": args.image_name,
         "image_digest": args.image_digest,
+        "entrypoints": list(args.entrypoint),
         "cmds": list(args.command),
         "environment_variables": dict(args.environment),
         "server_port": settings.server_port,

@@ -46,9 +46,12 @@ class HeterogeneousModelGroupArgs:
 
 
 class HeterogeneousModelGroup(pulumi.ComponentResource):
-    """Outputs `model_group_id`, `members` ({inference key: model OCID}) and `version_label`."""
+    """Outputs `model_group_id`, `members` ({inference key: model OCID}) and `version_label`. The group waits
+    for every member's `ready` resources (its Model and, for a large artifact, the export into it); `ready`
+    lists them all, with the group last, for what serves the group."""
 
     catalog_models: dict[str, CatalogModel]
+    ready: list[pulumi.Resource]
     model_group: oci.datascience.ModelGroup
     model_group_id: pulumi.Output[str]
     members: pulumi.Output[dict[str, str]]
@@ -81,6 +84,7 @@ class HeterogeneousModelGroup(pulumi.ComponentResource):
             )
             for model in args.models
         }
+        self.ready = [resource for catalog in self.catalog_models.values() for resource in catalog.ready]
         history = oci.datascience.ModelGroupVersionHistory(
             f"{name}-history",
             compartment_id=args.compartment_id,
@@ -119,11 +123,12 @@ class HeterogeneousModelGroup(pulumi.ComponentResource):
             freeform_tags=args.freeform_tags,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[catalog.model for catalog in self.catalog_models.values()],
+                depends_on=self.ready,
                 replace_on_changes=["memberModelEntries"],
                 delete_before_replace=False,
             ),
         )
+        self.ready = [*self.ready, self.model_group]
         self.model_group_id = self.model_group.id
         self.register_outputs({"model_group_id": self.model_group_id, "members": self.members,
                                "version_label": self.version_label})

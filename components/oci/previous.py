@@ -18,7 +18,13 @@ from typing import Any
 import pulumi
 
 from components.core.changes import Content, ModelChange, model_changes
-from components.core.oci.updates import OptionFingerprint, option_groups_changed, split_message
+from components.core.oci.updates import (
+    OPTION_GROUP_LABELS,
+    OptionFingerprint,
+    option_groups_changed,
+    replacement_reason,
+    split_message,
+)
 from components.core.package import REPOSITORY_ARTIFACT
 from components.providers.diffing import previous_content
 
@@ -26,14 +32,25 @@ FINGERPRINT_OUTPUT = "optionFingerprint"
 ARTIFACTS_OUTPUT = "artifacts"
 
 
-def check_update(previous: Mapping[str, Any], fingerprint: OptionFingerprint) -> dict[str, str]:
-    """The new fingerprint, once it changes at most one option group of what the last update deployed."""
+def check_update(previous: Mapping[str, Any], fingerprint: OptionFingerprint, layout: str) -> dict[str, str]:
+    """The new fingerprint, once the update replaces the deployment or changes at most one of OCI's option
+    groups of what the last update deployed; raises pulumi.RunError with what to split otherwise."""
     recorded = previous.get(FINGERPRINT_OUTPUT)
-    changed = option_groups_changed(recorded if isinstance(recorded, Mapping) else None, fingerprint)
+    old = OptionFingerprint.from_json(recorded) if isinstance(recorded, Mapping) else None
+    if isinstance(recorded, Mapping) and old is None:
+        pulumi.log.warn("the last update recorded its option groups in an older format; this update is not "
+                        "checked against OCI's one-group-at-a-time rule")
+    reason = replacement_reason(old, fingerprint, layout)
+    if reason is not None:
+        pulumi.log.warn(f"the model deployment is replaced: {reason}. The new deployment gets a new OCID and URL "
+                        "(the endpoint output and the smoke test follow it); the old one is deleted once the new "
+                        "one is created")
+        return fingerprint.to_json()
+    changed = option_groups_changed(old, fingerprint)
     if len(changed) > 1:
         raise pulumi.RunError(split_message(changed))
     for group in sorted(changed):
-        pulumi.log.info(f"this update changes the {group} options of the live model deployment")
+        pulumi.log.info(f"this update changes the {OPTION_GROUP_LABELS[group]} options of the live model deployment")
     return fingerprint.to_json()
 
 

@@ -5,19 +5,23 @@ pre-flight checks BEFORE any resource is registered: a problem stops the program
 the stack config key or the spec field, and nothing changes.
 
 The graph. A Data Science project (given or created), the Triton image (given by digest or built and
-pushed), the model repository's artifact zips (`TritonModelRepository`), then for layout `single`
-one `CatalogModel` holding the whole repository served by a SINGLE_MODEL deployment (Oracle's Triton
-sample), or for layout `per-model` a `HeterogeneousModelGroup` served by a MODEL_GROUP deployment,
-and last an `InferenceSmokeTest` over the deployment's /predict endpoint (transport `oci`: signed
-with the OCI config file's profile or resource principals, read when a request is signed).
+pushed), the IAM policy when `iam.create` is set, the model repository's artifact zips
+(`TritonModelRepository`), then for layout `single` one `CatalogModel` holding the whole repository
+served by a SINGLE_MODEL deployment (Oracle's Triton sample), or for layout `per-model` a
+`HeterogeneousModelGroup` served by a MODEL_GROUP deployment, and last an `InferenceSmokeTest` over the
+deployment's /predict endpoint (transport `oci`: signed with the OCI config file's profile or resource
+principals, read when a request is signed). The deployment waits for everything it serves to be in the
+catalog: each Model and, for a large artifact, its export (and the policy letting the service read the
+bucket); the smoke test follows the deployment's URL, a new one when the deployment is replaced.
 
 Updates (`components.oci.previous`). The last update's outputs are read back through a StackReference
 to this stack (the Pulumi state, so a fresh CI runner sees them too): the program logs one line per
 changed model and what that does on OCI ("model preprocess: 1/model.py changed; its catalog model is
 replaced and the model group gets a new version, which the deployment moves to"), and refuses an
 update that changes more than one option group of the live deployment (OCI updates model,
-infrastructure and environment without downtime one at a time): the deployment depends on that check,
-which fails with the core's `split_message`.
+OCI edits a live deployment without downtime one of its option groups at a time): the deployment depends on
+that check, which fails with the core's `split_message`. A change pulumi-oci cannot update (a MODEL_GROUP
+deployment's infrastructure) replaces the deployment instead, and the program says so.
 `optionFingerprint` is exported only once the deployment is updated, so a failed update is checked
 again against what is really deployed.
 
@@ -39,8 +43,10 @@ import pulumi
 import pulumi_oci as oci
 
 from components.core.content import case_digests, cases_digest
-from components.core.oci.command import container_environment, triton_command
+from components.core.oci.command import container_entrypoint, container_environment, triton_command
 from components.core.oci.dockerfile import backends_for, render_dockerfile
+from components.core.oci.group import default_versions
+from components.core.oci.iam import policy_compartment, policy_name, policy_statements
 from components.core.oci.names import ResourceNames, resource_names
 from components.core.oci.settings import OciSettings
 from components.core.oci.updates import option_fingerprint
@@ -90,12 +96,14 @@ def deploy_oci(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
     artifacts, ready = _artifacts(repository, previous, settings, artifact_names)
     model_identity = repository.content.apply(lambda content: content_identity(content, checked.models))
     fingerprint = model_identity.apply(lambda identity: option_fingerprint(settings, spec, model_identity=identity))
-    checked_fingerprint = pulumi.Output.all(previous, fingerprint).apply(lambda pair: check_update(*pair))
+    checked_fingerprint = pulumi.Output.all(previous, fingerprint).apply(
+        lambda pair: check_update(*pair, settings.layout))
     pulumi.Output.all(previous, repository.content).apply(
         lambda pair: log_model_changes(*pair, resource=repository, consequence=oci_consequence(settings.layout))
     )
     needs_storage = "object_storage" in checked.uploads.values()
-    storage = _object_storage(settings, checked.region) if needs_storage and checked.region else None
+    policy = _policy(settings, spec, needs_storage, tags)
+    storage = _object_storage(settings, checked.region, policy) if needs_storage and checked.region else None
     if settings.layout == "single":
         served, target, outputs = _serve_repository(checked, names, project_id, artifacts, storage, tags)
     else:
@@ -109,6 +117,7 @@ def deploy_oci(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
             description=settings.deployment.description or spec.description,
             image_name=image.image_name,
             image_digest=image.image_digest,
+            entrypoint=container_entrypoint(settings),
             command=triton_command(spec, settings),
             environment=container_environment(settings),
             deployment=settings.deployment,
@@ -118,7 +127,8 @@ def deploy_oci(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
             freeform_tags=tags,
             **target,
         ),
-        opts=pulumi.ResourceOptions(depends_on=checked_fingerprint.apply(lambda _: [served])),
+        opts=pulumi.ResourceOptions(
+            depends_on=checked_fingerprint.apply(lambda _: [*served, *([policy] if policy else [])])),
     )
     smoke = InferenceSmokeTest(
         "smoke",
@@ -131,7 +141,7 @@ def deploy_oci(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
             transport="oci",
             deployment_id=deployment.model_deployment_id,
             transport_options=deployment.model_deployment_id.apply(
-                lambda deployment_id: smoke_transport_options(settings, deployment_id)
+                lambda deployment_id: smoke_transport_options(settings, deployment_id, default_versions(spec))
             ),
         ),
         opts=pulumi.ResourceOptions(depends_on=[deployment]),
@@ -151,8 +161,8 @@ def deploy_oci(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
     }
 
 
-Served = tuple[pulumi.CustomResource, dict[str, pulumi.Input[str]], dict[str, pulumi.Input[Any]]]
-"""What a deployment serves: the resource it depends on, its model/model-group argument, extra stack outputs."""
+Served = tuple[list[pulumi.Resource], dict[str, pulumi.Input[str]], dict[str, pulumi.Input[Any]]]
+"""What a deployment serves: the resources it waits for, its model/model-group argument, extra stack outputs."""
 
 
 def _serve_repository(
@@ -176,7 +186,7 @@ def _serve_repository(
             freeform_tags=tags,
         ),
     )
-    return catalog.model, {"model_id": catalog.model_id}, {}
+    return catalog.ready, {"model_id": catalog.model_id}, {}
 
 
 def _serve_group(
@@ -203,17 +213,22 @@ def _serve_group(
         ),
     )
     outputs = {"modelGroupId": group.model_group_id, "modelGroupMembers": group.members}
-    return group.model_group, {"model_group_id": group.model_group_id}, outputs
+    return group.ready, {"model_group_id": group.model_group_id}, outputs
 
 
-def smoke_transport_options(settings: OciSettings, deployment_id: str) -> dict[str, str]:
+def smoke_transport_options(
+    settings: OciSettings, deployment_id: str, versions: Mapping[str, int] | None = None
+) -> dict[str, str]:
     """The OCI transport's settings, all non-secret: how to sign (a config file path and profile, or resource
-    principals), the routing header names and the deployment to poll until ACTIVE."""
+    principals), the routing header names, the wire format, the version each model serves when a case names
+    none (sent as `model_version`) and the deployment to poll until ACTIVE."""
     smoke = settings.smoke
     options = {
         "auth": smoke.auth,
         "deployment_id": deployment_id,
         "headers": json.dumps(smoke.headers.model_dump(by_alias=True), sort_keys=True),
+        "wire_format": smoke.wire_format,
+        "versions": json.dumps(dict(versions or {}), sort_keys=True),
         "request_timeout_s": str(smoke.request_timeout_s),
         "active_timeout_s": str(smoke.active_timeout_s),
     }
@@ -288,7 +303,7 @@ def _image(settings: OciSettings, spec: GroupSpec, models: list[str], config: pu
     registry = settings.ocir_registry
     assert registry is not None
     dockerfile = render_dockerfile(backends_for(spec, models), build.base_image, min_image=build.min_image,
-                                   platform=build.platform)
+                                   platform=build.platform, release=build.triton_release)
     context_dir = project_root() / ".triton-groups" / "oci" / pulumi.get_stack() / "image-context"
     context_dir.mkdir(parents=True, exist_ok=True)
     args = TritonImageArgs(
@@ -308,12 +323,32 @@ def _image(settings: OciSettings, spec: GroupSpec, models: list[str], config: pu
     return TritonImage("image", args)
 
 
-def _object_storage(settings: OciSettings, region: str) -> ObjectStorageUpload | None:
-    """Where large artifacts go, when the stack names a bucket (`artifact_problems` requires one when needed)."""
+def _object_storage(
+    settings: OciSettings, region: str, policy: oci.identity.Policy | None
+) -> ObjectStorageUpload | None:
+    """Where large artifacts go, when the stack names a bucket (`artifact_problems` requires one when needed);
+    the exports wait for the stack's policy, which lets the service read the bucket."""
     storage = settings.artifact.object_storage
     if storage is None:
         return None
     namespace: pulumi.Input[str] = storage.namespace or oci.objectstorage.get_namespace_output(
         compartment_id=settings.compartment_id
     ).namespace
-    return ObjectStorageUpload(bucket=storage.bucket, namespace=namespace, region=region)
+    return ObjectStorageUpload(bucket=storage.bucket, namespace=namespace, region=region,
+                               depends_on=(policy,) if policy is not None else ())
+
+
+def _policy(
+    settings: OciSettings, spec: GroupSpec, exports_artifacts: bool, tags: dict[str, str] | None
+) -> oci.identity.Policy | None:
+    """The IAM policy of the deployment (and of the artifact exports), when the stack asks to create it."""
+    if not settings.iam.create:
+        return None
+    return oci.identity.Policy(
+        "policy",
+        compartment_id=policy_compartment(settings),
+        name=policy_name(settings, spec),
+        description=f"what the triton-groups deployment of {spec.name} needs (image, logs, model group, artifacts)",
+        statements=policy_statements(settings, exports_artifacts=exports_artifacts),
+        freeform_tags=tags,
+    )

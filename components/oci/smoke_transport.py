@@ -2,7 +2,8 @@
 
 The options say how to sign (`auth`: `api_key` with `config_file` and `profile`, or `resource_principal`),
 which deployment to poll until ACTIVE (`deployment_id`), the routing header names (`headers`, JSON of
-`SmokeHeaders`) and the timeouts. Keys and passphrases are read from the OCI config file only when a request
+`SmokeHeaders`), the wire format (`wire_format`), the version each model serves by default (`versions`,
+JSON) and the timeouts. Keys and passphrases are read from the OCI config file only when a request
 is signed or the deployment polled, in the provider's process; nothing secret is an option, so nothing
 secret reaches the state. This module imports no Pulumi: the dynamic provider's process imports it.
 """
@@ -44,7 +45,7 @@ class DeploymentStateReader:
 def smoke_settings(options: Mapping[str, str]) -> OciSmokeSettings:
     """The smoke settings the options carry (the inverse of `components.oci.program.smoke_transport_options`)."""
     values: dict[str, Any] = {"auth": options.get("auth", "api_key")}
-    for option, key in (("config_file", "configFile"), ("profile", "profile"),
+    for option, key in (("config_file", "configFile"), ("profile", "profile"), ("wire_format", "wireFormat"),
                         ("request_timeout_s", "requestTimeoutS"), ("active_timeout_s", "activeTimeoutS")):
         if options.get(option):
             values[key] = options[option]
@@ -61,6 +62,8 @@ def oci_transport(endpoint: str, options: Mapping[str, str]) -> OciPredictTransp
         signer_factory=signer_factory(smoke),
         deployment_state=DeploymentStateReader(options["deployment_id"], smoke),
         headers=smoke.headers,
+        default_versions={model: int(v) for model, v in json.loads(options.get("versions") or "{}").items()},
+        wire_format=smoke.wire_format,
         request_timeout_s=smoke.request_timeout_s,
         active_timeout_s=smoke.active_timeout_s,
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from google.protobuf import text_format
 
 from components._internal.schemas import mc
-from components.core.plan import RepositoryPlan
+from components.core.plan import RepositoryPlan, plan_from_spec
 from components.core.render import parse_config
 from components.core.spec import GroupSpec, ModelSpec
 from components.core.triton import PLATFORM_BACKENDS
@@ -21,13 +21,22 @@ GroupSource = GroupSpec | RepositoryPlan
 
 
 @dataclass(frozen=True)
+class InstanceGroupView:
+    """One instance group of a model's config: its kind (`KIND_GPU`, ...) and the GPU ids it names."""
+
+    kind: str
+    gpus: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class ModelView:
     """One model: its name (Triton folder and OCI inference key), backend (None for ensembles or when
-    unknown) and the models its ensemble steps call."""
+    unknown), the models its ensemble steps call and its instance groups."""
 
     name: str
     backend: str | None
     steps: tuple[str, ...] = ()
+    instance_groups: tuple[InstanceGroupView, ...] = ()
 
 
 def model_views(source: GroupSource) -> list[ModelView]:
@@ -53,7 +62,8 @@ def group_name(source: GroupSource) -> str:
 def _spec_view(model: ModelSpec, spec: GroupSpec) -> ModelView:
     if model.config is None:
         steps = tuple(step.model for step in model.ensemble.steps) if model.ensemble else ()
-        return ModelView(model.name, model.effective_backend, steps)
+        groups = tuple(InstanceGroupView(group.kind, tuple(group.gpus)) for group in model.instance_groups)
+        return ModelView(model.name, model.effective_backend, steps, groups)
     try:
         config = parse_config(spec.resolve(model.config).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, text_format.ParseError):
@@ -66,4 +76,25 @@ def _config_view(name: str, config: mc.ModelConfig | None) -> ModelView:
         return ModelView(name, None)
     backend = config.backend or PLATFORM_BACKENDS.get(config.platform)
     steps = tuple(step.model_name for step in config.ensemble_scheduling.step)
-    return ModelView(name, backend or None, steps)
+    groups = tuple(InstanceGroupView(mc.ModelInstanceGroup.Kind.Name(group.kind), tuple(group.gpus))
+                   for group in config.instance_group)
+    return ModelView(name, backend or None, steps, groups)
+
+
+def as_plan(source: GroupSource) -> RepositoryPlan:
+    """The repository plan of `source` (a spec's is rendered, which reads its files; a plan is itself)."""
+    return plan_from_spec(source) if isinstance(source, GroupSpec) else source
+
+
+def default_versions(source: GroupSource) -> dict[str, int]:
+    """The version Triton serves for a request naming no version: the highest version folder its version
+    policy loads (a model with none, or a config that does not parse, is left out)."""
+    versions: dict[str, int] = {}
+    for name, model in as_plan(source).models.items():
+        found = [int(folder) for folder in model.version_dirs()]
+        policy = model.config.version_policy if model.config is not None else None
+        if policy is not None and policy.WhichOneof("policy_choice") == "specific":
+            found = [version for version in found if version in set(policy.specific.versions)]
+        if found:
+            versions[name] = max(found)
+    return versions

@@ -4,7 +4,9 @@
 (`stacks/Pulumi.dev.yaml: triton-groups:deployment.serverPort: ...`) or the spec field, and says what to do.
 The limits are the service's (from the OCI SDK's documentation of the model deployment API): CMD and
 ENTRYPOINT together under 2048 bytes, environment variables under 2048 bytes, ports in 1024-65535 except
-24224, 8446 and 8447. The SDK documents no display-name rule for Data Science resources: the one checked here
+24224, 8446 and 8447. GPU instance groups are checked against the shape (`shapes.gpu_problems`), and a
+built image's Triton release against the releases whose runtime packages are known (`dockerfile.RELEASES`).
+The SDK documents no display-name rule for Data Science resources: the one checked here
 (1 to 255 characters, no control characters) is an UNCONFIRMED conservative reading.
 """
 
@@ -20,15 +22,16 @@ from typing import Any
 from components.core.oci.command import (
     CONTAINER_TYPE,
     MANAGED_FLAGS,
-    MODEL_REPOSITORY,
+    container_entrypoint,
     container_environment,
     flag_name,
     triton_command,
 )
-from components.core.oci.dockerfile import NGC_BACKENDS, min_image_for
+from components.core.oci.dockerfile import NGC_BACKENDS, RELEASES, min_image_for, release_of
 from components.core.oci.group import GroupSource, ModelView, model_views
 from components.core.oci.names import deployed_models, resource_names
 from components.core.oci.settings import OciSettings
+from components.core.oci.shapes import gpu_problems
 from components.core.problems import Problem, Severity
 from components.core.spec import GroupSpec
 
@@ -42,6 +45,8 @@ TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 ENV_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*[A-Za-z0-9]$")
 ENV_KEY_MAX = 31
 MIN_COOL_DOWN_SECONDS = 300
+POLICY_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+"""A conservative reading of OCI's policy name rule (UNCONFIRMED: the SDK documents none)."""
 
 OCID_KINDS: tuple[tuple[tuple[str, ...], tuple[str, ...], str, bool], ...] = (
     (("compartmentId",), ("compartment", "tenancy"), "compartment", True),
@@ -51,6 +56,7 @@ OCID_KINDS: tuple[tuple[tuple[str, ...], tuple[str, ...], str, bool], ...] = (
     (("logging", "logGroupId"), ("loggroup",), "log group", True),
     (("logging", "accessLogId"), ("log",), "log", True),
     (("logging", "predictLogId"), ("log",), "log", True),
+    (("iam", "compartmentId"), ("compartment", "tenancy"), "compartment", True),
 )
 """Key path, the OCID types it takes, what it is, and whether a mismatch is an error (else a warning)."""
 
@@ -64,7 +70,9 @@ def preflight(settings: OciSettings, source: GroupSource) -> list[Problem]:
         *_check_image(settings, {view.backend for view in views if view.backend and view.name in deployed}),
         *_check_container(settings, source),
         *_check_shape_and_scaling(settings),
+        *gpu_problems(settings, source, deployed),
         *_check_display_names(settings, source),
+        *_check_iam(settings),
         *_check_ocids(settings),
         *_check_smoke(settings),
     ]
@@ -193,6 +201,17 @@ def _check_image(settings: OciSettings, backends: set[str]) -> list[Problem]:
         problems.append(settings.problem(
             ("image", "build", "minImage"), f"cannot tell the -min image of {build.base_image!r}; give minImage "
             "(e.g. nvcr.io/nvidia/tritonserver:24.08-py3-min)", "oci.min_image"))
+    release = release_of(build.base_image, build.triton_release)
+    if release is None:
+        problems.append(settings.problem(
+            ("image", "build", "tritonRelease"), f"cannot tell the Triton release of {build.base_image!r} from its "
+            f"tag; give tritonRelease (one of {', '.join(RELEASES)})", "oci.triton_release"))
+    elif release not in RELEASES:
+        problems.append(settings.problem(
+            ("image", "build", "tritonRelease" if build.triton_release else "baseImage"),
+            f"Triton {release} is not a release triton-groups knows the runtime packages of; use one of "
+            f"{', '.join(RELEASES)} (or bring your own image with image.name and image.digest)",
+            "oci.triton_release"))
     if "@sha256:" not in build.base_image:
         problems.append(settings.problem(
             ("image", "build", "baseImage"), "not pinned by digest: a rebuild may pick a different image; append "
@@ -229,13 +248,12 @@ def _check_region(settings: OciSettings) -> list[Problem]:
 def _check_container(settings: OciSettings, source: GroupSource) -> list[Problem]:
     problems: list[Problem] = []
     deployment = settings.deployment
-    command = triton_command(source, settings)
-    size = _json_size(command)
+    size = container_command_size(settings, source)
     if size >= CONTAINER_LIMIT_BYTES:
         problems.append(settings.problem(
-            ("deployment", "serverArgs"), f"the container command is {size} bytes; OCI takes under "
-            f"{CONTAINER_LIMIT_BYTES} for command and entrypoint together: shorten serverArgs (here and in the "
-            "spec's server_args)", "oci.command_too_long"))
+            ("deployment", "serverArgs"), f"the container entrypoint and command are {size} bytes; OCI takes under "
+            f"{CONTAINER_LIMIT_BYTES} for both together: shorten serverArgs (here and in the spec's server_args)",
+            "oci.command_too_long"))
     spec = source if isinstance(source, GroupSpec) else source.spec
     for index, arg in enumerate(spec.server_args if spec else []):
         if flag_name(arg) in MANAGED_FLAGS:
@@ -273,9 +291,14 @@ def _check_container(settings: OciSettings, source: GroupSource) -> list[Problem
     return problems
 
 
+def container_command_size(settings: OciSettings, source: GroupSource | None) -> int:
+    """Bytes of the container's ENTRYPOINT plus CMD as the API receives them (compact JSON, UTF-8)."""
+    return _json_size(container_entrypoint(settings)) + _json_size(triton_command(source, settings))
+
+
 def _managed_flag_message(arg: str) -> str:
-    return (f"{flag_name(arg)} is set by triton-groups (the repository is {MODEL_REPOSITORY}, the HTTP port "
-            "deployment.serverPort); remove it")
+    return (f"{flag_name(arg)} is set by triton-groups (the repository is the one deployment.repositoryDir "
+            "links every model into, the HTTP port deployment.serverPort); remove it")
 
 
 def _check_shape_and_scaling(settings: OciSettings) -> list[Problem]:
@@ -363,6 +386,22 @@ def _check_ocids(settings: OciSettings) -> list[Problem]:
             problems.append(settings.problem(
                 loc, f"{value!r} is not a {what} OCID (ocid1.{kinds[0]}.<realm>...); copy it from the console",
                 "oci.ocid", warning=not is_error))
+    return problems
+
+
+def _check_iam(settings: OciSettings) -> list[Problem]:
+    iam = settings.iam
+    problems = []
+    if iam.statements is not None and not iam.statements:
+        problems.append(settings.problem(("iam", "statements"), "an empty list creates a policy that allows "
+                                         "nothing; remove statements to use the generated ones", "oci.iam"))
+    for index, statement in enumerate(iam.statements or []):
+        if not statement.strip().lower().startswith(("allow ", "endorse ", "admit ", "define ")):
+            problems.append(settings.problem(("iam", "statements", index), "an OCI policy statement starts with "
+                                             "Allow, Endorse, Admit or Define", "oci.iam"))
+    if iam.name is not None and not POLICY_NAME.match(iam.name):
+        problems.append(settings.problem(("iam", "name"), "a policy name has 1 to 100 letters, digits, '-', '_' "
+                                         "or '.'", "oci.iam"))
     return problems
 
 

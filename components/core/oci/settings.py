@@ -53,8 +53,13 @@ CONFIG_NAMESPACE = "triton-groups"
 DEFAULT_TOKEN_CONFIG_KEY = "ocirToken"
 TRITON_HTTP_PORT = 8000
 """Triton's default HTTP port, and the server and health-check port of Oracle's Triton samples."""
+MODEL_ROOT = "/opt/ds/model/deployed_model"
+"""Where OCI unpacks a deployment's artifacts (read-only): flat, or each group member below its model OCID."""
+REPOSITORY_DIR = "/tmp/triton-groups/models"
+"""Where the container's entrypoint step builds the flat model repository Triton reads (symlinks)."""
 
 Layout = Literal["single", "per-model"]
+CONTAINER_PATH_FORBIDDEN = frozenset(" \t\n'\"\\$`")
 HEADER_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
@@ -117,6 +122,10 @@ class ImageBuildSettings(SettingsModel):
     token_config_key: str = Field(
         DEFAULT_TOKEN_CONFIG_KEY, min_length=1,
         description="the name of the SECRET stack config value holding the OCIR auth token (never the token)",
+    )
+    triton_release: str | None = Field(
+        None, description="the Triton release of baseImage (e.g. 24.08), which picks the runtime packages; "
+        "default: read from the baseImage tag",
     )
 
 
@@ -226,6 +235,30 @@ class DeploymentSettings(SettingsModel):
     nvidia_entrypoint: bool = Field(
         True, description="start the command with /opt/nvidia/nvidia_entrypoint.sh, as Oracle's Triton sample does"
     )
+    model_root: str = Field(
+        MODEL_ROOT,
+        description="where OCI unpacks the artifacts in the container (UNCONFIRMED for heterogeneous groups)",
+    )
+    repository_dir: str = Field(
+        REPOSITORY_DIR,
+        description="a writable folder where the entrypoint step links every model for Triton",
+    )
+
+    @field_validator("model_root", "repository_dir")
+    @classmethod
+    def _container_path(cls, path: str) -> str:
+        if not path.startswith("/") or path == "/" or path.endswith("/") or CONTAINER_PATH_FORBIDDEN & set(path):
+            raise PydanticCustomError(
+                "oci.container_path", "'{path}' is not a container folder: give an absolute path such as "
+                "/opt/ds/model/deployed_model, without a trailing /, spaces or quotes", {"path": path})
+        return path
+
+    @model_validator(mode="after")
+    def _repository_outside_root(self) -> DeploymentSettings:
+        if f"{self.repository_dir}/".startswith(f"{self.model_root}/"):
+            raise PydanticCustomError(
+                "oci.repository_dir", "repositoryDir must be outside modelRoot (OCI mounts the artifacts read-only)")
+        return self
 
 
 class LoggingSettings(SettingsModel):
@@ -255,6 +288,16 @@ class LoggingSettings(SettingsModel):
         return self
 
 
+class IamSettings(SettingsModel):
+    """The IAM policy the deployment needs (the service reading the artifact bucket, the deployment pulling the
+    image, writing its logs and reading its model group): created with `create: true`, else only documented."""
+
+    create: bool = False
+    name: str | None = Field(None, description="the policy's name; default: <group>-triton-groups")
+    compartment_id: str | None = Field(None, description="where the policy is attached; default: compartmentId")
+    statements: list[str] | None = Field(None, description="the statements to create instead of the generated ones")
+
+
 class SmokeHeaders(SettingsModel):
     """The routing headers of a /predict call, each a name or a list of names (the service's spelling is
     not documented: Oracle's Triton sample uses `model_name`, Oracle's ADS SDK `model-name`)."""
@@ -272,6 +315,9 @@ class OciSmokeSettings(SettingsModel):
     config_file: str = "~/.oci/config"
     profile: str = "DEFAULT"
     headers: SmokeHeaders = Field(default_factory=SmokeHeaders)
+    wire_format: Literal["json", "binary"] = Field(
+        "json", description="KServe v2 JSON bodies (Oracle's samples), or Triton's binary tensor extension",
+    )
     active_timeout_s: float = Field(1800, gt=0, description="how long to wait for the deployment to be ACTIVE")
     request_timeout_s: float = Field(60, gt=0, description="the timeout of one /predict call")
 
@@ -311,6 +357,7 @@ class OciSettings(SettingsModel):
     logging: LoggingSettings | None = None
     smoke: OciSmokeSettings = Field(default_factory=OciSmokeSettings)
     artifact: ArtifactSettings = Field(default_factory=ArtifactSettings)
+    iam: IamSettings = Field(default_factory=IamSettings)
     freeform_tags: dict[str, str] = Field(default_factory=dict)
 
     _file: str = PrivateAttr(default=stack_file_label("<stack>"))

@@ -1,9 +1,16 @@
-"""Which option groups of a live model deployment an update touches.
+"""Which of OCI's option groups an update of a live model deployment touches, and when it is a replacement.
 
-OCI updates a live deployment without downtime one option group at a time: the model (which models or model
-group it serves), the infrastructure (shape, scaling, bandwidth, network) or the environment (image, command,
-environment variables, ports). The Pulumi layer keeps the `OptionFingerprint` of what it deployed, compares
-it with the new one, and stops with `split_message` when several groups changed.
+OCI edits a live deployment without downtime one option group at a time. The groups, as OCI's documentation
+of model deployment edits lists them: name and description; environment variables; models; compute;
+logging; load-balancer bandwidth or BYOC (the container: image, entrypoint, command, ports). The Pulumi layer
+keeps the `OptionFingerprint` of what it deployed (a digest per part), compares it with the new one, and stops
+with `split_message` when several groups changed.
+
+A MODEL_GROUP deployment's infrastructure (`infrastructure_configuration_details`: shape, scaling, network
+and bandwidth) is not updatable in pulumi-oci 5.5 (its fields lack "(Updatable)", SINGLE_MODEL's
+`model_configuration_details` has them): such a change replaces the deployment, and so does a change of
+deployment type (layout single <-> per-model). A replacement creates a new deployment with everything new at
+once, so it is never refused; it gets a new OCID and URL (`replacement_reason` says why).
 """
 
 from __future__ import annotations
@@ -11,44 +18,74 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
-from components.core.oci.command import container_environment, triton_command
+from components.core.oci.command import container_entrypoint, container_environment, triton_command
 from components.core.oci.dockerfile import backends_for, min_image_for
 from components.core.oci.group import GroupSource
-from components.core.oci.names import deployed_models
+from components.core.oci.names import deployed_models, resource_names
 from components.core.oci.settings import OciSettings, config_field
+from components.core.spec import GroupSpec
 
-OptionGroup = Literal["model", "infrastructure", "environment"]
-OPTION_GROUPS: tuple[OptionGroup, ...] = ("model", "infrastructure", "environment")
+FINGERPRINT_FORMAT = "oci-option-groups/2"
+
+OptionGroup = Literal["name", "environment_variables", "models", "compute", "logging", "bandwidth_or_byoc"]
+OPTION_GROUPS: tuple[OptionGroup, ...] = (
+    "name", "environment_variables", "models", "compute", "logging", "bandwidth_or_byoc")
+OPTION_GROUP_LABELS: dict[OptionGroup, str] = {
+    "name": "name and description", "environment_variables": "environment variables", "models": "models",
+    "compute": "compute", "logging": "logging", "bandwidth_or_byoc": "load-balancer bandwidth or BYOC",
+}
+"""OCI's names of its option groups."""
 OPTION_GROUP_KEYS: dict[OptionGroup, tuple[str, ...]] = {
-    "model": ("the group's models and their files", config_field("layout"), config_field("models")),
-    "infrastructure": (config_field("deployment", "shape"), config_field("deployment", "scaling"),
-                       config_field("deployment", "bandwidthMbps"), config_field("deployment", "subnetId"),
-                       config_field("deployment", "privateEndpointId")),
-    "environment": (config_field("image"), config_field("deployment", "serverArgs"),
-                    config_field("deployment", "environment"), config_field("deployment", "serverPort"),
-                    config_field("deployment", "healthCheckPort"), config_field("deployment", "nvidiaEntrypoint"),
-                    "the spec's server_args"),
+    "name": (config_field("deployment", "displayName"), config_field("deployment", "description"),
+             "the spec's name and description"),
+    "environment_variables": (config_field("deployment", "environment"),),
+    "models": ("the group's models and their files", config_field("models"), config_field("layout")),
+    "compute": (config_field("deployment", "shape"), config_field("deployment", "scaling"),
+                config_field("deployment", "subnetId"), config_field("deployment", "privateEndpointId")),
+    "logging": (config_field("logging"),),
+    "bandwidth_or_byoc": (config_field("deployment", "bandwidthMbps"), config_field("image"),
+                          config_field("deployment", "serverArgs"), config_field("deployment", "serverPort"),
+                          config_field("deployment", "healthCheckPort"),
+                          config_field("deployment", "nvidiaEntrypoint"), config_field("deployment", "modelRoot"),
+                          config_field("deployment", "repositoryDir"), "the spec's server_args"),
 }
 """What the user edits that lands in each option group, for messages."""
 
 
 @dataclass(frozen=True)
 class OptionFingerprint:
-    """A digest of each option group's deployed values; store `to_json()` in the Pulumi state."""
+    """A digest of each part of a deployment; parts map onto OCI's option groups (`PART_GROUPS`)."""
 
-    model: str
-    infrastructure: str
-    environment: str
+    name: str
+    environment_variables: str
+    models: str
+    deployment_type: str
+    compute: str
+    logging: str
+    bandwidth: str
+    byoc: str
 
     def to_json(self) -> dict[str, str]:
-        return asdict(self)
+        return {"format": FINGERPRINT_FORMAT, **asdict(self)}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, str]) -> OptionFingerprint:
-        return cls(**{group: str(data.get(group, "")) for group in OPTION_GROUPS})
+    def from_json(cls, data: Mapping[str, Any]) -> OptionFingerprint | None:
+        """The fingerprint an earlier update recorded; None when it is of another format (an older release)."""
+        if data.get("format") != FINGERPRINT_FORMAT:
+            return None
+        return cls(**{part.name: str(data.get(part.name, "")) for part in fields(cls)})
+
+
+PART_GROUPS: dict[str, OptionGroup] = {
+    "name": "name", "environment_variables": "environment_variables", "models": "models",
+    "deployment_type": "models", "compute": "compute", "logging": "logging", "bandwidth": "bandwidth_or_byoc",
+    "byoc": "bandwidth_or_byoc",
+}
+REPLACING_PARTS_MODEL_GROUP = ("compute", "bandwidth")
+"""Parts of a MODEL_GROUP deployment pulumi-oci 5.5 cannot update (its infrastructure_configuration_details)."""
 
 
 def option_fingerprint(
@@ -71,45 +108,69 @@ def option_fingerprint(
         }
     else:
         image_identity = {"name": image.name, "digest": image.digest}
+    spec = source if isinstance(source, GroupSpec) else source.spec
     return OptionFingerprint(
-        model=_digest({"identity": model_identity, "layout": settings.layout,
-                       "models": deployed_models(settings, source)}),
-        infrastructure=_digest({
+        name=_digest({"displayName": resource_names(settings, source).deployment,
+                      "description": deployment.description or (spec.description if spec else "")}),
+        environment_variables=_digest(container_environment(settings)),
+        models=_digest({"identity": model_identity, "models": deployed_models(settings, source)}),
+        deployment_type=_digest(settings.layout),
+        compute=_digest({
             "shape": deployment.shape.model_dump(by_alias=True),
             "scaling": deployment.scaling.model_dump(by_alias=True),
-            "bandwidthMbps": deployment.bandwidth_mbps,
             "subnetId": deployment.subnet_id,
             "privateEndpointId": deployment.private_endpoint_id,
         }),
-        environment=_digest({
+        logging=_digest(settings.logging.model_dump(by_alias=True) if settings.logging else None),
+        bandwidth=_digest(deployment.bandwidth_mbps),
+        byoc=_digest({
             "image": image_identity,
+            "entrypoint": container_entrypoint(settings),
             "command": triton_command(source, settings),
-            "environment": container_environment(settings),
             "ports": [deployment.server_port, deployment.health_check_port],
         }),
     )
 
 
-def option_groups_changed(
-    old: OptionFingerprint | Mapping[str, str] | None, new: OptionFingerprint
-) -> set[OptionGroup]:
-    """The option groups whose values differ; none when there is no previous deployment (`old` None)."""
+def changed_parts(old: OptionFingerprint | None, new: OptionFingerprint) -> set[str]:
+    """The parts whose values differ; none when there is no comparable previous deployment (`old` None)."""
     if old is None:
         return set()
-    before = old if isinstance(old, OptionFingerprint) else OptionFingerprint.from_json(old)
-    return {group for group in OPTION_GROUPS if getattr(before, group) != getattr(new, group)}
+    return {part.name for part in fields(OptionFingerprint) if getattr(old, part.name) != getattr(new, part.name)}
+
+
+def option_groups_changed(old: OptionFingerprint | None, new: OptionFingerprint) -> set[OptionGroup]:
+    """OCI's option groups that the update from `old` to `new` touches."""
+    return {PART_GROUPS[part] for part in changed_parts(old, new)}
+
+
+def replacement_reason(old: OptionFingerprint | None, new: OptionFingerprint, layout: str) -> str | None:
+    """Why the update replaces the deployment (a new OCID and URL), or None when it updates it in place."""
+    parts = changed_parts(old, new)
+    if "deployment_type" in parts:
+        return "the layout (and so the deployment type) changes"
+    if layout == "per-model":
+        replacing = [part for part in REPLACING_PARTS_MODEL_GROUP if part in parts]
+        if replacing:
+            what = " and ".join("the compute shape or scaling" if part == "compute" else "the bandwidth"
+                                for part in replacing)
+            return (f"{what} of a MODEL_GROUP deployment changes, which pulumi-oci cannot update "
+                    "(infrastructureConfigurationDetails)")
+    return None
 
 
 def split_message(groups: Iterable[OptionGroup]) -> str:
-    """What to tell a user whose update changes several option groups at once."""
+    """What to tell a user whose update changes several option groups at once: which edits to apply in turn."""
     changed = [group for group in OPTION_GROUPS if group in set(groups)]
-    listing = "; ".join(f"{group}: {', '.join(OPTION_GROUP_KEYS[group])}" for group in changed)
+    steps = "; ".join(f"{number}. {OPTION_GROUP_LABELS[group]} ({', '.join(OPTION_GROUP_KEYS[group])})"
+                      for number, group in enumerate(changed, start=1))
     return (
-        f"this update changes the {_and(changed)} options of the live model "
-        "deployment at once, but OCI updates a live deployment without downtime one option group at a time. "
-        f"Split it: keep the changes of one group, revert the others and run `pulumi up`, then reapply the next "
-        f"group and run it again ({listing}). To apply everything at once with downtime, deactivate the deployment "
-        "first."
+        f"this update changes the {_and([OPTION_GROUP_LABELS[g] for g in changed])} options of the live model "
+        "deployment at once, but OCI updates a live deployment one option group at a time (name and description; "
+        "environment variables; models; compute; logging; load-balancer bandwidth or BYOC). Split it into one "
+        f"`pulumi up` per group: keep the edits of the first group, revert the others and run `pulumi up`, then "
+        f"reapply the next group and run it again, in this order: {steps}. To apply everything at once with "
+        "downtime, deactivate the deployment first."
     )
 
 

@@ -1,11 +1,14 @@
 """OCI model deployments as a smoke Transport: a signed POST of a KServe v2 body to `{deployment URL}/predict`.
 
 The OCI SDK's `predict()` cannot send custom headers, so requests go through `requests` with an OCI request
-signer as `auth`. The body is built and read by tritonclient's own codec (binary tensors, with the
-`Inference-Header-Content-Length` header). The Triton model is chosen by routing headers whose names are
-configurable (`model-key` for the group's inference key, `model_name`/`model_version` for Triton: the
-service's spelling is not documented). `prepare` builds a request's body and headers once; each send
-then only signs and POSTs it.
+signer as `auth`. The body is built and read by tritonclient's own codec: KServe v2 JSON by default (what
+Oracle's samples and ADS send), or Triton's binary tensor extension (`wire_format="binary"`, which needs the
+`Inference-Header-Content-Length` header to pass the service's load balancer both ways: UNCONFIRMED). The
+Triton model is chosen by routing headers whose names are configurable (`model-key` for the group's
+inference key, `model_name`/`model_version` for Triton: the service's spelling is not documented), and the
+version is always sent (ADS sends both): the case's, else the one Triton serves by default
+(`default_versions`). `prepare` builds a request's body and headers once; each send then only signs and
+POSTs it.
 
 Secrets: the transport keeps only how to make a signer (`ApiKeySigner`: the OCI config file's path and
 profile), builds the signer on first use, and never pickles it, so no private key reaches a Pulumi state.
@@ -19,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import requests
@@ -36,6 +39,8 @@ WAITING_STATES = frozenset({"CREATING", "UPDATING"})
 HEADER_LENGTH = "Inference-Header-Content-Length"
 EXCERPT_CHARS = 500
 MAX_POLL_S = 30.0
+
+WireFormat = Literal["json", "binary"]
 
 Signer = Callable[[requests.PreparedRequest], requests.PreparedRequest]
 """A requests auth: `oci.signer.Signer` or a resource-principals signer."""
@@ -82,7 +87,8 @@ class OciPredictTransport:
     `endpoint` is the deployment's `model_deployment_url`. `deployment_state` is polled by `wait_ready`.
     `inference_keys` maps a Triton model name to its inference key in the model group (default: the same
     name). `headers` names the routing headers (each name in a list is sent with the same value; an empty
-    list sends none).
+    list sends none). `default_versions` maps a model to the version sent when a case names none.
+    `wire_format` is `json` (KServe v2 JSON bodies) or `binary` (Triton's binary tensor extension).
     """
 
     def __init__(
@@ -93,6 +99,8 @@ class OciPredictTransport:
         deployment_state: DeploymentState,
         headers: SmokeHeaders | None = None,
         inference_keys: Mapping[str, str] | None = None,
+        default_versions: Mapping[str, int] | None = None,
+        wire_format: WireFormat = "json",
         request_timeout_s: float = 60.0,
         active_timeout_s: float = 1800.0,
         poll_interval_s: float = 10.0,
@@ -100,6 +108,10 @@ class OciPredictTransport:
         self.endpoint = endpoint.rstrip("/")
         self.headers = headers or SmokeHeaders()
         self.inference_keys = dict(inference_keys or {})
+        self.default_versions = dict(default_versions or {})
+        if wire_format not in ("json", "binary"):
+            raise ValueError(f"wire_format is json or binary, not {wire_format!r}")
+        self.wire_format = wire_format
         self.request_timeout_s = request_timeout_s
         self.active_timeout_s = active_timeout_s
         self.poll_interval_s = poll_interval_s
@@ -158,14 +170,15 @@ class OciPredictTransport:
     def infer(
         self, model: str, inputs: Sequence[Tensor], outputs: Sequence[str], version: int | None = None
     ) -> dict[str, np.ndarray]:
-        """POST one binary KServe v2 request; return the requested outputs present in the answer."""
+        """POST one KServe v2 request; return the requested outputs present in the answer."""
         return self.prepare(model, inputs, outputs, version).send()
 
     def prepare(
         self, model: str, inputs: Sequence[Tensor], outputs: Sequence[str], version: int | None = None
     ) -> OciRequest:
-        """Build the binary KServe v2 body and its headers once; TransportError when an input cannot be sent."""
-        body, json_size = self._request_body(inputs, outputs)
+        """Build the KServe v2 body and its headers once; TransportError when an input cannot be sent, or when
+        no version is known for the model."""
+        body, json_size = self._request_body(inputs, outputs, binary=self.wire_format == "binary")
         headers = {
             "Content-Type": "application/octet-stream" if json_size is not None else "application/json",
             "Accept-Encoding": "identity",
@@ -190,23 +203,27 @@ class OciPredictTransport:
         self.close()
 
     def _routing_headers(self, model: str, version: int | None) -> dict[str, str]:
+        chosen = version if version is not None else self.default_versions.get(model)
+        if chosen is None and self.headers.model_version:
+            raise TransportError(f"no version is known for model {model}: the model_version header is always sent, "
+                                 "so give the case a version")
         routing = {name: self.inference_keys.get(model, model) for name in self.headers.model_key}
         routing |= dict.fromkeys(self.headers.model_name, model)
-        if version is not None:
-            routing |= dict.fromkeys(self.headers.model_version, str(version))
+        if chosen is not None:
+            routing |= dict.fromkeys(self.headers.model_version, str(chosen))
         return routing
 
     @staticmethod
-    def _request_body(inputs: Sequence[Tensor], outputs: Sequence[str]) -> tuple[bytes, int | None]:
+    def _request_body(inputs: Sequence[Tensor], outputs: Sequence[str], *, binary: bool) -> tuple[bytes, int | None]:
         given = []
         for tensor in inputs:
             infer_input = httpclient.InferInput(tensor.name, list(tensor.array.shape), tensor.datatype)
             try:
-                infer_input.set_data_from_numpy(tensor.array, binary_data=True)
+                infer_input.set_data_from_numpy(tensor.array, binary_data=binary)
             except InferenceServerException as exc:
                 raise TransportError(f"input {tensor.name} cannot be sent: {exc.message()}") from None
             given.append(infer_input)
-        wanted = [httpclient.InferRequestedOutput(name, binary_data=True) for name in outputs]
+        wanted = [httpclient.InferRequestedOutput(name, binary_data=binary) for name in outputs]
         body, json_size = httpclient.InferenceServerClient.generate_request_body(given, outputs=wanted)
         return (body.encode("utf-8") if isinstance(body, str) else body), json_size
 
