@@ -48,9 +48,6 @@ CASES = [
     ("specific-without-versions", "# more", "version_policy { specific { } }",
      "version_policy { specific { versions: [ 1 ] } }", "version_policy.specific.versions", "config.version_policy"),
     ("tensor-without-name", 'name: "IN"', 'name: ""', 'name: "IN"', "input[0].name", "config.tensor_name"),
-    ("duplicate-output-name", 'output [ { name: "OUT"', 'output [ { name: "A" data_type: TYPE_FP32 dims: [ 1 ] }, '
-     '{ name: "A"', 'output [ { name: "A" data_type: TYPE_FP32 dims: [ 1 ] }, { name: "B"', "output[A].name",
-     "config.duplicate_tensor"),
     ("no-data-type", '"IN" data_type: TYPE_FP32', '"IN"', '"IN" data_type: TYPE_FP32', "input[IN].data_type",
      "config.data_type"),
     ("empty-dims", '"OUT" data_type: TYPE_FP32 dims: [ 3 ]', '"OUT" data_type: TYPE_FP32 dims: [ ]',
@@ -83,6 +80,19 @@ def test_a_broken_config_gives_the_problem_and_its_fix_passes(
     assert old in BASE
     assert [(p.field, p.code) for p in validate_config(tmp_path, BASE.replace(old, broken))] == [(field, code)]
     assert validate_config(tmp_path, BASE.replace(old, fixed)) == []
+
+
+def test_a_repeated_tensor_name_is_a_warning_as_triton_loads_it(tmp_path: Path) -> None:
+    repeated = BASE.replace('input [ { name: "IN"', 'input [ { name: "IN" data_type: TYPE_FP32 dims: [ 3 ] }, { name: "IN"')
+    assert [str(p) for p in validate_config(tmp_path, repeated)] == [
+        "m/config.pbtxt: input[IN].name: warning: input name 'IN' is used twice; Triton loads this, but it then "
+        "expects one input more than a request can carry, so every request fails: give each input its own name"
+    ]
+    twice = BASE.replace('output [ { name: "OUT"', 'output [ { name: "A" data_type: TYPE_FP32 dims: [ 1 ] }, '
+                         '{ name: "A"')
+    assert [(p.field, p.code, p.severity) for p in validate_config(tmp_path, twice)] == [
+        ("output[A].name", "config.duplicate_tensor", Severity.WARNING)
+    ]
 
 
 def test_problems_print_as_model_config_field_and_message(tmp_path: Path) -> None:
