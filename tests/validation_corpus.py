@@ -18,10 +18,20 @@ from pathlib import Path
 
 from components.core.problems import Problem, errors
 
-PYTHON_MODEL = "class TritonPythonModel:\n    def execute(self, requests):\n        return []\n"
-"""A Python-backend model that loads; the corpus is about what Triton accepts at load time."""
+PYTHON_MODEL = """\
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def execute(self, requests):
+        return [pb_utils.InferenceResponse(output_tensors=[]) for _ in requests]
+"""
+"""A Python-backend model that loads and answers warmup requests; the corpus is about what Triton accepts at
+load time."""
 GPU_COUNT = 0
 """The GPUs of the server the corpus describes (the local tritonserver's machine)."""
+CONFIG_ONLY_MISSES = frozenset({"general.specific_version_without_folder/broken"})
+"""Refusals that need the version folders checked, which `--config-only` leaves out by design."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +40,7 @@ class Model:
 
     config: str
     versions: tuple[int, ...] = (1,)
+    model_file: str = "model.py"
 
 
 @dataclass(frozen=True)
@@ -60,7 +71,7 @@ class Case:
             for version in model.versions:
                 (folder / str(version)).mkdir()
                 if 'platform: "ensemble"' not in model.config:
-                    (folder / str(version) / "model.py").write_text(PYTHON_MODEL)
+                    (folder / str(version) / model.model_file).write_text(PYTHON_MODEL)
         return root
 
 
@@ -370,3 +381,102 @@ pair("general.ensemble_unused_input",
      models(ensemble(step("a", {"IN": "RAW"}, "RES")), a=step_model("a")), ("ens", "input[EXTRA]"), load="ens")
 valid("general/base", one(_BASE))
 valid("general/ragged_input", one(python()))
+
+_SEQUENCE = "sequence_batching { }\n"
+pair("general.tensor_without_name", edited('input [ { name: "IN"', 'input [ { name: ""'), one(_BASE),
+     ("m", "input[0].name"))
+pair("general.no_backend", {"m": Model(_BASE.replace('backend: "python"\n', ""), model_file="model.bin")},
+     one(_BASE), ("m", "platform"))
+valid("general/backend_from_the_model_file", edited('backend: "python"\n', ""))
+pair("general.model_group_with_gpus", edited("{ kind: KIND_CPU }", "{ kind: KIND_MODEL gpus: [ 0 ] }"), one(_BASE),
+     ("m", "instance_group[0].gpus"))
+pair("general.preferred_zero", edited("max_batch_size: 8\n", "max_batch_size: 8\ndynamic_batching { "
+                                      "preferred_batch_size: [ 0 ] }\n"),
+     edited("max_batch_size: 8\n", "max_batch_size: 8\ndynamic_batching { preferred_batch_size: [ 4 ] }\n"),
+     ("m", "dynamic_batching.preferred_batch_size"))
+pair("general.priority_policy_level",
+     edited("max_batch_size: 8\n", "max_batch_size: 8\ndynamic_batching { priority_levels: 2 default_priority_level: "
+            "1 priority_queue_policy { key: 3 value: { max_queue_size: 4 } } }\n"),
+     edited("max_batch_size: 8\n", "max_batch_size: 8\ndynamic_batching { priority_levels: 2 default_priority_level: "
+            "1 priority_queue_policy { key: 2 value: { max_queue_size: 4 } } }\n"),
+     ("m", "dynamic_batching.priority_queue_policy[3]"))
+pair("general.cache_with_sequence_batching", edited("KIND_CPU } ]\n", "KIND_CPU } ]\n" + _SEQUENCE + _CACHE),
+     edited("KIND_CPU } ]\n", "KIND_CPU } ]\n" + _SEQUENCE), ("m", "response_cache.enable"))
+pair("general.cache_with_decoupled", edited("KIND_CPU } ]\n", "KIND_CPU } ]\nmodel_transaction_policy { decoupled: "
+                                            "true }\n" + _CACHE),
+     edited("KIND_CPU } ]\n", "KIND_CPU } ]\nmodel_transaction_policy { decoupled: true }\n"),
+     ("m", "response_cache.enable"))
+_START = 'control_input [ { name: "START" control [ { kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ] } ] }'
+pair("general.sequence_control_kind_twice",
+     edited("KIND_CPU } ]\n", "KIND_CPU } ]\nsequence_batching { " + _START + ", " + _START.replace(
+         '"START"', '"START2"')[len("control_input [ "):] + " ] }\n"),
+     edited("KIND_CPU } ]\n", "KIND_CPU } ]\nsequence_batching { " + _START + ", " + _START.replace(
+         '"START"', '"READY"').replace("CONTROL_SEQUENCE_START", "CONTROL_SEQUENCE_READY")[len("control_input [ "):]
+            + " ] }\n"), ("m", "sequence_batching.control_input[START2].control"))
+pair("general.sequence_control_one_value",
+     edited("KIND_CPU } ]\n", "KIND_CPU } ]\nsequence_batching { " + _START.replace("[ 0, 1 ]", "[ 1 ]") + " ] }\n"),
+     edited("KIND_CPU } ]\n", "KIND_CPU } ]\nsequence_batching { " + _START + " ] }\n"),
+     ("m", "sequence_batching.control_input[START].control"))
+_WARMUP = 'model_warmup [ { name: "w" batch_size: 1 inputs { key: "IN" value: { data_type: TYPE_FP32 dims: [ 4 ] ' \
+          'zero_data: true } } } ]\n'
+pair("general.warmup_without_input", edited("KIND_CPU } ]\n", "KIND_CPU } ]\nmodel_warmup [ { name: \"w\" "
+                                            "batch_size: 1 } ]\n"),
+     edited("KIND_CPU } ]\n", "KIND_CPU } ]\n" + _WARMUP), ("m", "model_warmup[w].inputs", "IN"))
+pair("general.warmup_data_type",
+     edited("KIND_CPU } ]\n", "KIND_CPU } ]\n" + _WARMUP.replace("TYPE_FP32", "TYPE_INT32")),
+     edited("KIND_CPU } ]\n", "KIND_CPU } ]\n" + _WARMUP), ("m", "model_warmup[w].inputs[IN].data_type"))
+pair("general.warmup_dims",
+     edited("KIND_CPU } ]\n", "KIND_CPU } ]\n" + _WARMUP.replace("dims: [ 4 ]", "dims: [ 5 ]")),
+     edited("KIND_CPU } ]\n", "KIND_CPU } ]\n" + _WARMUP), ("m", "model_warmup[w].inputs[IN].dims"))
+pair("general.image_format_dims", edited('"IN" data_type: TYPE_FP32 dims: [ 4 ]',
+                                         '"IN" data_type: TYPE_FP32 format: FORMAT_NCHW dims: [ 4 ]'),
+     edited('"IN" data_type: TYPE_FP32 dims: [ 4 ]', '"IN" data_type: TYPE_FP32 format: FORMAT_NCHW dims: [ 1, 2, 2 ]'),
+     ("m", "input[IN].format"))
+pair("general.empty_reshape_without_batching",
+     edited("max_batch_size: 8\ninput [ { name: \"IN\" data_type: TYPE_FP32 dims: [ 4 ]",
+            "max_batch_size: 0\ninput [ { name: \"IN\" data_type: TYPE_FP32 dims: [ 1 ] reshape { shape: [ ] }"),
+     edited("max_batch_size: 8\ninput [ { name: \"IN\" data_type: TYPE_FP32 dims: [ 4 ]",
+            "max_batch_size: 0\ninput [ { name: \"IN\" data_type: TYPE_FP32 dims: [ 1 ] reshape { shape: [ 1 ] }"),
+     ("m", "input[IN].reshape"))
+pair("general.specific_version_without_folder",
+     edited("KIND_CPU } ]\n", "KIND_CPU } ]\nversion_policy { specific { versions: [ 2 ] } }\n"),
+     edited("KIND_CPU } ]\n", "KIND_CPU } ]\nversion_policy { specific { versions: [ 1 ] } }\n"),
+     ("m", "version_policy"))
+_PLAIN_ENSEMBLE = ensemble(step("a", {"IN": "RAW"}, "RES"))
+pair("general.ensemble_instance_group",
+     models(Model(_PLAIN_ENSEMBLE.config + "instance_group [ { kind: KIND_CPU } ]\n"), a=step_model("a")),
+     models(_PLAIN_ENSEMBLE, a=step_model("a")), ("ens", "instance_group"), load="ens")
+pair("general.ensemble_without_steps",
+     models(Model(_PLAIN_ENSEMBLE.config.split("ensemble_scheduling")[0]), a=step_model("a")),
+     models(_PLAIN_ENSEMBLE, a=step_model("a")), ("ens", "ensemble_scheduling"), load="ens")
+pair("general.ensemble_two_writers",
+     models(ensemble(step("a", {"IN": "RAW"}, "RES"), step("b", {"IN": "RAW"}, "RES")), a=step_model("a"),
+            b=step_model("b")),
+     models(ensemble(step("a", {"IN": "RAW"}, "mid"), step("b", {"IN": "mid"}, "RES")), a=step_model("a"),
+            b=step_model("b")), ("ens", "ensemble_scheduling.step[1].output_map[OUT]"), load="ens")
+pair("general.ensemble_output_not_written",
+     models(ensemble(step("a", {"IN": "RAW"}, "R1"), step("b", {"IN": "R1"}, "R3"), outputs=TWO_ENSEMBLE_OUTPUTS),
+            a=step_model("a"), b=step_model("b")),
+     models(ensemble(step("a", {"IN": "RAW"}, "R1"), step("b", {"IN": "R1"}, "R2"), outputs=TWO_ENSEMBLE_OUTPUTS),
+            a=step_model("a"), b=step_model("b")), ("ens", "output[R2]"), load="ens")
+pair("general.ensemble_step_batches_less",
+     models(_PLAIN_ENSEMBLE, a=Model(step_model("a").config.replace("max_batch_size: 8", "max_batch_size: 4"))),
+     models(_PLAIN_ENSEMBLE, a=step_model("a")), ("ens", "max_batch_size", "(a)"), load="ens")
+pair("general.ensemble_unknown_step_output",
+     models(Model(_PLAIN_ENSEMBLE.config.replace('key: "OUT"', 'key: "OUTPUT"')), a=step_model("a")),
+     models(_PLAIN_ENSEMBLE, a=step_model("a")), ("ens", "ensemble_scheduling.step[0].output_map[OUTPUT]"),
+     load="ens")
+pair("general.ensemble_shape_along_an_edge",
+     models(_PLAIN_ENSEMBLE, a=Model(step_model("a").config.replace('"IN" data_type: TYPE_FP32 dims: [ 4 ]',
+                                                                   '"IN" data_type: TYPE_FP32 dims: [ 5 ]'))),
+     models(_PLAIN_ENSEMBLE, a=Model(step_model("a").config.replace('"IN" data_type: TYPE_FP32 dims: [ 4 ]',
+                                                                   '"IN" data_type: TYPE_FP32 dims: [ -1 ]'))),
+     ("ens", "ensemble_scheduling.step[0].input_map[IN]"), load="ens")
+pair("general.ensembles_containing_each_other",
+     models(ensemble('{ model_name: "inner" model_version: -1 input_map { key: "RAW" value: "RAW" } '
+                     'output_map { key: "RES" value: "RES" } }'),
+            inner=ensemble('{ model_name: "ens" model_version: -1 input_map { key: "RAW" value: "RAW" } '
+                           'output_map { key: "RES" value: "RES" } }', name="inner")),
+     models(ensemble('{ model_name: "inner" model_version: -1 input_map { key: "RAW" value: "RAW" } '
+                     'output_map { key: "RES" value: "RES" } }'), a=step_model("a"), inner=_INNER),
+     ("ens", "ensemble_scheduling.step[0].model_name", "ens -> inner -> ens"), load="ens")

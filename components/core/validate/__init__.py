@@ -11,8 +11,11 @@ are checked against the GPUs of what will serve them; without it, no GPU count i
 
 from __future__ import annotations
 
+from tritonclient.grpc import model_config_pb2 as mc
+
 from components.core.plan import CONFIG_NAME, ModelPlan, RepositoryPlan
 from components.core.problems import Problem
+from components.core.validate.backends import inferred_backend
 from components.core.validate.config import check_batch_and_versions, check_has_tensors, check_identity
 from components.core.validate.decoupled import check_decoupled_steps, decoupled_models
 from components.core.validate.ensemble import check_ensemble_config, step_field
@@ -69,6 +72,15 @@ def _check_model(model: ModelPlan, plan: RepositoryPlan, config_only: bool, serv
         code = "config.parse" if CONFIG_NAME in model.files else "config.missing"
         found.error("", model.config_error or "config.pbtxt cannot be read", code)
         return
+    inferred = inferred_backend(model)
+    if inferred is not None:
+        filename, backend, platform = inferred
+        found.warning("backend", f"neither platform nor backend is set; Triton picks backend {backend!r} because a "
+                      f"version folder holds {filename}: write backend: \"{backend}\" to say so",
+                      "config.backend_inferred")
+        config = mc.ModelConfig()
+        config.CopyFrom(model.config)
+        config.backend, config.platform = backend, platform
     check_identity(model.name, config, found)
     check_batch_and_versions(config, found)
     check_has_tensors(config, found)
