@@ -5,8 +5,9 @@
 `ensemble_scheduling.step[1].input_map[INPUT__0]`), what is wrong and what to do, with a stable dotted code.
 With `config_only=True` the checks that need model files (model files, ONNX graphs, label and warmup files, a
 spec's smoke .npy files) are skipped; the version folders a plan lists are still used to check the versions
-ensemble steps ask for. With `gpu_target` (an OCI shape's GPU count, or `local_gpu_target()`), instance groups
-are checked against the GPUs of what will serve them; without it, no GPU count is assumed.
+ensemble steps ask for. With `gpu_target` (e.g. an OCI shape's GPU count), instance groups are checked against
+the GPUs of what will serve them; without it no GPU count is assumed. For the local target,
+`local_gpu_problems(plan)` checks the configs as the local server runs them against this machine's GPUs.
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ from components.core.validate.decoupled import check_decoupled_steps, decoupled_
 from components.core.validate.ensemble import check_ensemble_config, step_field
 from components.core.validate.ensemble_steps import check_ensemble_steps, ensemble_cycles
 from components.core.validate.files import check_files
-from components.core.validate.gpus import GpuTarget, check_gpu_ids, local_gpu_count, local_gpu_target
+from components.core.validate.gpus import (
+    GpuTarget,
+    check_gpu_ids,
+    local_gpu_count,
+    local_gpu_problems,
+)
 from components.core.validate.names import check_names
 from components.core.validate.onnx_model import check_onnx
 from components.core.validate.ragged import check_batch_io
@@ -37,7 +43,9 @@ from components.core.validate.sources import check_repository_folder, check_smok
 from components.core.validate.tensors import check_tensors
 from components.core.validate.warmup import check_warmup
 
-__all__ = ["GpuTarget", "check_gpu_ids", "local_gpu_count", "local_gpu_target", "validate_plan"]
+__all__ = [
+    "GpuTarget", "check_gpu_ids", "local_gpu_count", "local_gpu_problems", "validate_plan",
+]
 
 
 def validate_plan(plan: RepositoryPlan, config_only: bool = False, gpu_target: GpuTarget | None = None

@@ -12,7 +12,9 @@ Negative ids and `gpus` on KIND_CPU or KIND_MODEL are target-independent and che
 (`scheduling.check_instance_groups`).
 
 The target is not part of a config: `check_gpu_ids` takes the GPU count of whatever serves the models (an OCI
-shape's, or `local_gpu_count()` for this machine), and `validate_plan(plan, gpu_target=...)` applies it.
+shape's, or `local_gpu_count()` for this machine), and `validate_plan(plan, gpu_target=...)` applies it to the
+configs as written. The local target serves ONNX and TorchScript models through the Python-backend shim on
+the CPU, so `local_gpu_problems(plan)` checks the configs as the local server runs them.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from pathlib import Path
 
 from tritonclient.grpc import model_config_pb2 as mc
 
-from components.core.plan import CONFIG_NAME
+from components.core.plan import CONFIG_NAME, RepositoryPlan
 from components.core.problems import Problem
+from components.core.runtime.shim import shim_config, shim_runtime
 from components.core.validate.backends import is_ensemble
 
 Kind = mc.ModelInstanceGroup.Kind
@@ -59,9 +62,16 @@ def local_gpu_count(proc_gpus: Path = NVIDIA_GPUS) -> int:
     return sum(1 for line in listed.stdout.splitlines() if line.startswith("GPU "))
 
 
-def local_gpu_target() -> GpuTarget:
-    """This machine as the target, for models served by the local tritonserver."""
-    return GpuTarget(local_gpu_count(), "this machine")
+def local_gpu_problems(plan: RepositoryPlan, gpu_count: int | None = None) -> list[Problem]:
+    """`check_gpu_ids` for the local target: the configs as the local server runs them, against this machine's GPUs
+    (or `gpu_count`)."""
+    served = {}
+    for name, model in plan.models.items():
+        if model.config is not None:
+            runtime = shim_runtime(model.config)
+            served[name] = shim_config(model.config, runtime) if runtime else model.config
+    count = local_gpu_count() if gpu_count is None else gpu_count
+    return check_gpu_ids(served, count, "this machine")
 
 
 def check_gpu_ids(configs: Mapping[str, mc.ModelConfig], gpu_count: int, target_name: str) -> list[Problem]:
