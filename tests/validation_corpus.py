@@ -59,8 +59,8 @@ class Case:
 
     def named_by(self, problems: Iterable[Problem]) -> bool:
         """Whether an error among `problems` is in the expected config and names everything `names` lists."""
-        return any(p.file == self.expected_file and all(name in str(p) for name in self.names[1:])
-                   for p in errors(problems))
+        return bool(self.names) and any(
+            p.file == self.expected_file and all(name in str(p) for name in self.names[1:]) for p in errors(problems))
 
     def write(self, root: Path) -> Path:
         """Write the repository under `root` and return it."""
@@ -278,6 +278,11 @@ valid("decoupled/last_step", models(_CHAIN, a=step_model("a"), b=DEC_B), load="e
 valid("decoupled/every_step", models(_CHAIN, a=DEC_A, b=DEC_B), load="ens")
 valid("decoupled/declared_on_the_ensemble", models(
     Model(_CHAIN.config + "model_transaction_policy { decoupled: true }\n"), a=step_model("a"), b=PLAIN_B), load="ens")
+pair("decoupled.response_cache_declared",
+     models(Model(_CHAIN.config + "model_transaction_policy { decoupled: true }\n" + _CACHE), a=step_model("a"),
+            b=PLAIN_B),
+     models(Model(_CHAIN.config + _CACHE), a=step_model("a"), b=PLAIN_B), ("ens", "response_cache.enable"),
+     load="ens")
 valid("decoupled/join_without_decoupled_steps", models(ensemble(
     step("b", {"IN": "RAW"}, "m2"), step("c", {"X": "RAW", "Y": "m2"}, "RES")), b=PLAIN_B, c=JOIN_C), load="ens")
 valid("decoupled/cache_without_decoupled_steps", models(ensemble(step("a", {"IN": "RAW"}, "RES"), extra=_CACHE),

@@ -11,7 +11,8 @@ and so what is an error here:
   other. The ensemble's outputs are gathered like one more step, so they too must share one origin.
 - An ensemble with a decoupled step is itself decoupled (Triton sets the ensemble's
   model_transaction_policy from its steps, nested ensembles included), so its response cache is refused,
-  as for any decoupled model.
+  as for any decoupled model (an ensemble that writes `decoupled: true` itself is refused a cache too, before
+  that override: `scheduling.check_response_cache` reports it).
 
 What Triton loads is a warning, to be conservative: such an ensemble answers only over gRPC streaming
 (HTTP and unary gRPC infer refuse decoupled models, so the smoke cases of this project cannot reach it), and
@@ -38,24 +39,30 @@ MIXED = "mixed"
 def decoupled_models(models: Mapping[str, ModelPlan]) -> dict[str, str]:
     """For every decoupled model of the repository (an ensemble counts when one of its steps is): why it is."""
     configs = {name: model.config for name, model in models.items() if model.config is not None}
-    reasons: dict[str, str] = {}
+    known: dict[str, str | None] = {}
     for name in configs:
-        reason = _decoupled_reason(name, configs, frozenset())
-        if reason is not None:
-            reasons[name] = reason
-    return reasons
+        _decoupled_reason(name, configs, frozenset(), known)
+    return {name: reason for name, reason in known.items() if reason is not None}
 
 
-def _decoupled_reason(name: str, configs: Mapping[str, mc.ModelConfig], seen: frozenset[str]) -> str | None:
+def _decoupled_reason(name: str, configs: Mapping[str, mc.ModelConfig], seen: frozenset[str],
+                      known: dict[str, str | None]) -> str | None:
+    """Why model `name` is decoupled, or None; `known` keeps the answers (an ensemble loop counts as not)."""
+    if name in known:
+        return known[name]
     config = configs.get(name)
     if config is None or name in seen:
         return None
+    reason = None
     if not is_ensemble(config):
-        return "its model_transaction_policy is decoupled" if config.model_transaction_policy.decoupled else None
-    for index, step in enumerate(config.ensemble_scheduling.step):
-        if _decoupled_reason(step.model_name, configs, seen | {name}) is not None:
-            return f"{step_label(index, step)} is decoupled"
-    return None
+        reason = "its model_transaction_policy is decoupled" if config.model_transaction_policy.decoupled else None
+    else:
+        for index, step in enumerate(config.ensemble_scheduling.step):
+            if _decoupled_reason(step.model_name, configs, seen | {name}, known) is not None:
+                reason = f"{step_label(index, step)} is decoupled"
+                break
+    known[name] = reason
+    return reason
 
 
 def check_decoupled_steps(config: mc.ModelConfig, decoupled: Mapping[str, str], found: Findings) -> None:
@@ -69,7 +76,7 @@ def check_decoupled_steps(config: mc.ModelConfig, decoupled: Mapping[str, str], 
                           "steps and none is decoupled, so this ensemble is served as not decoupled; remove "
                           "model_transaction_policy", "ensemble.decoupled_ignored")
         return
-    if config.response_cache.enable:
+    if config.response_cache.enable and not config.model_transaction_policy.decoupled:
         found.error("response_cache.enable", f"the response cache does not support decoupled models, and this "
                     f"ensemble is decoupled because {reason}; disable the response cache", "ensemble.decoupled_cache")
     found.warning("model_transaction_policy", f"this ensemble is decoupled because {reason}: it answers only over "
