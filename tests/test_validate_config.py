@@ -48,9 +48,6 @@ CASES = [
     ("specific-without-versions", "# more", "version_policy { specific { } }",
      "version_policy { specific { versions: [ 1 ] } }", "version_policy.specific.versions", "config.version_policy"),
     ("tensor-without-name", 'name: "IN"', 'name: ""', 'name: "IN"', "input[0].name", "config.tensor_name"),
-    ("duplicate-output-name", 'output [ { name: "OUT"', 'output [ { name: "A" data_type: TYPE_FP32 dims: [ 1 ] }, '
-     '{ name: "A"', 'output [ { name: "A" data_type: TYPE_FP32 dims: [ 1 ] }, { name: "B"', "output[A].name",
-     "config.duplicate_tensor"),
     ("no-data-type", '"IN" data_type: TYPE_FP32', '"IN"', '"IN" data_type: TYPE_FP32', "input[IN].data_type",
      "config.data_type"),
     ("empty-dims", '"OUT" data_type: TYPE_FP32 dims: [ 3 ]', '"OUT" data_type: TYPE_FP32 dims: [ ]',
@@ -83,6 +80,20 @@ def test_a_broken_config_gives_the_problem_and_its_fix_passes(
     assert old in BASE
     assert [(p.field, p.code) for p in validate_config(tmp_path, BASE.replace(old, broken))] == [(field, code)]
     assert validate_config(tmp_path, BASE.replace(old, fixed)) == []
+
+
+def test_a_repeated_tensor_name_is_a_warning_as_triton_loads_it(tmp_path: Path) -> None:
+    repeated = BASE.replace('input [ { name: "IN"',
+                            'input [ { name: "IN" data_type: TYPE_FP32 dims: [ 3 ] }, { name: "IN"')
+    assert [str(p) for p in validate_config(tmp_path, repeated)] == [
+        "m/config.pbtxt: input[IN].name: warning: input name 'IN' is used twice; Triton loads this, but it then "
+        "expects one input more than a request can carry, so every request fails: give each input its own name"
+    ]
+    twice = BASE.replace('output [ { name: "OUT"', 'output [ { name: "A" data_type: TYPE_FP32 dims: [ 1 ] }, '
+                         '{ name: "A"')
+    assert [(p.field, p.code, p.severity) for p in validate_config(tmp_path, twice)] == [
+        ("output[A].name", "config.duplicate_tensor", Severity.WARNING)
+    ]
 
 
 def test_problems_print_as_model_config_field_and_message(tmp_path: Path) -> None:
@@ -127,3 +138,16 @@ def test_problems_are_sorted_by_model_then_field(tmp_path: Path) -> None:
         ("a/config.pbtxt", "input[IN].data_type"), ("a/config.pbtxt", "max_batch_size"),
         ("b/config.pbtxt", "input[IN].data_type"), ("b/config.pbtxt", "max_batch_size"),
     ]
+
+
+def test_a_config_without_platform_or_backend_gets_the_backend_of_its_model_file(tmp_path: Path) -> None:
+    bare = BASE.replace('backend: "python"\n', "")
+    (tmp_path / "m" / "1").mkdir(parents=True)
+    (tmp_path / "m" / "1" / "model.py").write_text("class TritonPythonModel:\n    pass\n")
+    problems = validate_config(tmp_path, bare)
+    assert [(p.field, p.code, p.severity) for p in problems] == [
+        ("backend", "config.backend_inferred", Severity.WARNING)
+    ]
+    assert problems[0].message.startswith("neither platform nor backend is set; Triton picks backend 'python' because")
+    (tmp_path / "m" / "1" / "model.py").rename(tmp_path / "m" / "1" / "model.bin")
+    assert [p.code for p in validate_config(tmp_path, bare)] == ["config.platform_missing"]

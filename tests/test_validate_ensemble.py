@@ -220,11 +220,26 @@ def test_an_optional_ensemble_input_feeding_a_required_input_is_a_warning(tmp_pa
     assert validate(tmp_path, {"pre": optional_step}) == []
 
 
-def test_config_only_still_checks_the_graph_but_not_step_versions(tmp_path: Path) -> None:
+def test_config_only_checks_step_versions_against_the_version_folders_listed(tmp_path: Path) -> None:
     pinned = ENSEMBLE.replace('"post" model_version: -1', '"post" model_version: 2')
-    assert validate(tmp_path, {"pre": PRE, "post": POST, "ens": pinned}, config_only=True) == []
+    assert found(validate(tmp_path, {"pre": PRE, "post": POST, "ens": pinned}, config_only=True)) == [
+        ("ens", "ensemble_scheduling.step[1].model_version", "ensemble.model_version")
+    ]
     broken = pinned.replace('key: "X" value: "features"', 'key: "X" value: "feature"')
     assert "ensemble.tensor_unwritten" in {p.code for p in validate(tmp_path, {"ens": broken}, config_only=True)}
+
+
+def test_config_only_without_version_folders_knows_only_a_specific_policy(tmp_path: Path) -> None:
+    pinned = ENSEMBLE.replace('"post" model_version: -1', '"post" model_version: 2')
+    specific = POST + "version_policy { specific { versions: [ 1 ] } }\n"
+    for name, text in {"pre": PRE, "post": POST, "ens": pinned}.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.pbtxt").write_text(text)
+    assert validate_plan(load_plan(tmp_path), config_only=True) == []
+    (tmp_path / "post" / "config.pbtxt").write_text(specific)
+    assert found(validate_plan(load_plan(tmp_path), config_only=True)) == [
+        ("ens", "ensemble_scheduling.step[1].model_version", "ensemble.model_version")
+    ]
 
 
 def test_a_step_without_model_version_asks_for_version_0(tmp_path: Path) -> None:
@@ -232,6 +247,6 @@ def test_a_step_without_model_version_asks_for_version_0(tmp_path: Path) -> None
     problems = validate(tmp_path, {"pre": PRE, "post": POST, "ens": unpinned})
     assert [str(p) for p in problems] == [
         "ens/config.pbtxt: ensemble_scheduling.step[1].model_version: the step needs version 0 (model_version is 0 "
-        "when left out) of model 'post', which Triton does not load (it loads 1); write model_version: -1 for the "
-        "latest"
+        "when left out) of model 'post', which Triton does not load: its default version_policy (latest 1) over "
+        "version folders 1 serves 1; write model_version: -1 for the latest, or serve that version"
     ]

@@ -13,22 +13,12 @@ nothing of this package. So the program records the facts they need on the smoke
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from components._internal.schemas import mc
 from components.core.plan import RepositoryPlan
 
-NVIDIA_GPUS = Path("/proc/driver/nvidia/gpus")
 SHAPE_ONLY = "shape"
-
-
-def local_gpu_count(gpus_dir: Path = NVIDIA_GPUS) -> int:
-    """GPUs this machine's NVIDIA driver lists (0 without a driver: the local tritonserver runs on the CPU)."""
-    try:
-        return sum(1 for entry in gpus_dir.iterdir() if entry.is_dir())
-    except OSError:
-        return 0
 
 
 def instance_groups(config: mc.ModelConfig | None) -> list[dict[str, Any]]:

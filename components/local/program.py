@@ -17,13 +17,14 @@ from typing import Any
 import pulumi
 
 from components.core.content import case_digests, cases_digest
-from components.core.facts import deployment_facts, local_gpu_count
+from components.core.facts import deployment_facts
 from components.core.package import plan_content
 from components.core.plan import load_plan
 from components.core.problems import UserError, errors
 from components.core.release import Built
 from components.core.render import config_dicts
 from components.core.validate import validate_plan
+from components.core.validate.gpus import local_gpu_count
 from components.local.deployment import PROTOCOLS, LocalTritonDeployment, LocalTritonDeploymentArgs
 from components.providers.diffing import CONTENT_OUTPUT, log_model_changes, previous_outputs
 from components.providers.paths import portable_path, project_root, resolve_path

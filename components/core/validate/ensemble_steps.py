@@ -13,7 +13,7 @@ from components._internal.schemas import mc
 from components.core.plan import ModelPlan
 from components.core.triton import batching, is_ensemble
 from components.core.validate.ensemble import step_field, step_label
-from components.core.validate.files import versions_to_load
+from components.core.validate.files import available_versions, versions_to_load
 from components.core.validate.report import Findings, shape_text, type_name
 from components.core.validate.tensors import WILDCARD
 
@@ -68,14 +68,7 @@ def _check_step(config: mc.ModelConfig, index: int, step: mc.ModelEnsembling.Ste
     assert model.config is not None
     step_config = model.config
     where = step_field(index)
-    if step.model_version != LATEST_VERSION and not config_only:
-        loaded = versions_to_load(model, step_config)
-        if step.model_version not in loaded:
-            hint = " (model_version is 0 when left out)" if step.model_version == 0 else ""
-            found.error(f"{where}.model_version", f"the step needs version {step.model_version}{hint} of model "
-                        f"{step.model_name!r}, which Triton does not load (it loads "
-                        f"{', '.join(map(str, loaded)) or 'none'}); write model_version: -1 for the latest",
-                        "ensemble.model_version")
+    _check_step_version(where, step, model, config_only, found)
     if step_config.max_batch_size != 0 and step_config.max_batch_size < config.max_batch_size:
         found.error("max_batch_size", f"the ensemble allows batches of {config.max_batch_size} but "
                     f"{step_label(index, step)} allows only {step_config.max_batch_size}; lower the ensemble's "
@@ -109,6 +102,58 @@ def _check_step(config: mc.ModelConfig, index: int, step: mc.ModelEnsembling.Ste
             source = f"output {key!r} of model {step.model_name!r}"
             _agree(tensors, step.output_map[key], _Tensor(source, tensor.data_type, tuple(tensor.dims),
                                                            batching(step_config)), f"{where}.output_map[{key}]", found)
+
+
+def served_versions(model: ModelPlan, config: mc.ModelConfig, config_only: bool) -> list[int] | None:
+    """The versions of `model` Triton serves under its version policy, or None when they cannot be known.
+
+    They follow from the version folders (a spec's `versions`, a repository's numbered folders). Without any
+    version folder a config-only check knows only what a `specific` policy lists; the full check reports the
+    missing folders itself and here serves nothing.
+    """
+    if available_versions(model) or not config_only:
+        return versions_to_load(model, config)
+    if config.version_policy.WhichOneof("policy_choice") == "specific":
+        return sorted(set(config.version_policy.specific.versions))
+    return None
+
+
+def _check_step_version(where: str, step: mc.ModelEnsembling.Step, model: ModelPlan, config_only: bool,
+                        found: Findings) -> None:
+    """The step asks for -1 (the latest version served) or for a version the step model's policy serves."""
+    assert model.config is not None
+    version = step.model_version
+    if version == LATEST_VERSION:
+        return
+    if version < LATEST_VERSION:
+        found.error(f"{where}.model_version", f"model_version {version} is not a version of model "
+                    f"{step.model_name!r}; write -1 for the latest version served, or a version number",
+                    "ensemble.model_version")
+        return
+    served = served_versions(model, model.config, config_only)
+    if served is None or version in served:
+        return
+    hint = " (model_version is 0 when left out)" if version == 0 else ""
+    found.error(f"{where}.model_version", f"the step needs version {version}{hint} of model {step.model_name!r}, "
+                f"which Triton does not load: {_policy_text(model, model.config)} serves "
+                f"{', '.join(map(str, served)) or 'none'}; write model_version: -1 for the latest, or serve that "
+                "version", "ensemble.model_version")
+
+
+def _policy_text(model: ModelPlan, config: mc.ModelConfig) -> str:
+    """The step model's version policy and folders in words: `its version_policy latest 2 over folders 1, 2, 3`."""
+    policy = config.version_policy
+    choice = policy.WhichOneof("policy_choice")
+    if choice == "specific":
+        text = f"its version_policy specific [{', '.join(map(str, policy.specific.versions))}]"
+    elif choice == "all":
+        text = "its version_policy all"
+    elif choice == "latest":
+        text = f"its version_policy latest {policy.latest.num_versions}"
+    else:
+        text = "its default version_policy (latest 1)"
+    folders = available_versions(model)
+    return f"{text} over version folders {', '.join(map(str, folders))}" if folders else f"{text}"
 
 
 def _agree(tensors: dict[str, _Tensor], name: str, seen: _Tensor, where: str, found: Findings) -> None:

@@ -27,8 +27,15 @@ def element_count(dims: Sequence[int]) -> int:
     return count
 
 
+_DUPLICATE_EFFECT = {
+    "input": "it then expects one input more than a request can carry, so every request fails",
+    "output": "a request can ask for that output only once",
+}
+"""What a repeated tensor name does on tritonserver 2.51, which does not check names for repeats."""
+
+
 def check_tensors(config: mc.ModelConfig, found: Findings) -> None:
-    """Every input and output has a unique name, a data type and valid dims/reshape."""
+    """Every input and output has a name (a repeated one is a warning), a data type and valid dims/reshape."""
     for kind, tensors in (("input", config.input), ("output", config.output)):
         seen: set[str] = set()
         for index, tensor in enumerate(tensors):
@@ -37,8 +44,8 @@ def check_tensors(config: mc.ModelConfig, found: Findings) -> None:
                 found.error(f"{where}.name", f"{kind} {index} has no name; give the name the model uses",
                             "config.tensor_name")
             elif tensor.name in seen:
-                found.error(f"{where}.name", f"{kind} name {tensor.name!r} is used twice; each {kind} needs its own "
-                            "name", "config.duplicate_tensor")
+                found.warning(f"{where}.name", f"{kind} name {tensor.name!r} is used twice; Triton loads this, but "
+                              f"{_DUPLICATE_EFFECT[kind]}: give each {kind} its own name", "config.duplicate_tensor")
             seen.add(tensor.name)
             _check_tensor(kind, where, tensor, config, found)
 
