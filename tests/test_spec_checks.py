@@ -9,7 +9,7 @@ from spec_files import SPEC, spec_problems, write_spec
 
 from components.core.problems import UserError
 from components.core.spec import load_spec
-from components.core.spec_checks import check_spec
+from components.core.spec.checks import check_spec
 
 
 @pytest.fixture(autouse=True)

@@ -27,7 +27,7 @@ from components.core.triton import model_filename
 
 if TYPE_CHECKING:
     from components.core.spec import GroupSpec, ModelSpec
-    from components.core.spec_checks import NamedPath
+    from components.core.spec.checks import NamedPath
 
 CONFIG_NAME = "config.pbtxt"
 SPEC_LINK_HINT = ("outside this model's source folders; copy the file in, or list its folder in the model's "
@@ -163,7 +163,7 @@ def plan_from_spec(spec: GroupSpec) -> RepositoryPlan:
 
 def _model_plan(model: ModelSpec, spec: GroupSpec, problems: list[Problem], folders: set[Path]) -> ModelPlan:
     from components.core.render import render_config
-    from components.core.spec_checks import named_paths, source_roots
+    from components.core.spec.checks import named_paths, source_roots
 
     files: dict[str, FileSource] = {}
     empty_dirs: set[str] = set()
@@ -218,7 +218,7 @@ def _usable(spec: GroupSpec, named: NamedPath, roots: SourceRoots,
             problems: list[Problem]) -> tuple[Path, os.stat_result] | None:
     """The located path and stat of a path the spec names, checked as `load_spec` checks it; None (and a Problem)
     when it cannot be used (a spec loaded before the file changed, or one built in Python)."""
-    from components.core.spec_checks import path_problem
+    from components.core.spec.checks import path_problem
 
     path = spec.resolve(named.written)
     found = path_problem(named, path, roots)

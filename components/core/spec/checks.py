@@ -18,7 +18,7 @@ from typing import Any
 
 from components.core.problems import Problem
 from components.core.source_files import NotUsable, SourceRoots, Want, check_kind, where_it_is
-from components.core.spec import GroupSpec, ModelSpec
+from components.core.spec.models import GroupSpec, ModelSpec
 
 WANTED = {"file": "a regular file", "folder": "a folder", "either": "a regular file or a folder"}
 
