@@ -26,7 +26,8 @@ import yaml
 
 from components.core.runtime import triton_api
 from components.core.runtime.install import prepare_install, server_environment
-from components.core.runtime.server import HOST, POLL_S, choose_ports
+from components.core.runtime.ports import HOST, choose_ports
+from components.core.runtime.processes import POLL_S
 from components.core.runtime.state import process_group_members
 
 PROJECT = Path(__file__).resolve().parent.parent

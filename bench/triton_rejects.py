@@ -42,7 +42,9 @@ from components.core.plan import load_plan
 from components.core.problems import errors
 from components.core.runtime import triton_api
 from components.core.runtime.install import prepare_install, server_environment
-from components.core.runtime.server import HOST, POLL_S, choose_ports, server_command
+from components.core.runtime.ports import HOST, choose_ports
+from components.core.runtime.processes import POLL_S
+from components.core.runtime.server import server_command
 from components.core.validate import GpuTarget, local_gpu_count, validate_plan
 
 RESULTS = PROJECT / "bench" / "RESULTS.md"

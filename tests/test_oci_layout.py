@@ -28,7 +28,8 @@ from oci_stack_harness import MODEL, MODEL_DEPLOYMENT, OciStackHarness, oci_proj
 from components.core.oci.command import NVIDIA_ENTRYPOINT
 from components.core.oci.settings import MODEL_ROOT, REPOSITORY_DIR
 from components.core.runtime.install import prepare_install, server_environment
-from components.core.runtime.server import SHARED_MEMORY, choose_ports
+from components.core.runtime.ports import choose_ports
+from components.core.runtime.processes import SHARED_MEMORY
 from components.core.smoke.runner import run_smoke
 from components.core.smoke.triton_transport import TritonTransport
 from components.core.spec import load_spec

@@ -44,9 +44,10 @@ from components.core.runtime import (
     is_serving,
     stop,
 )
-from components.core.runtime import server as server_module
+from components.core.runtime import ports as ports_module
 from components.core.runtime.install import prepare_install, server_environment
-from components.core.runtime.server import SHARED_MEMORY, local_server_args
+from components.core.runtime.processes import SHARED_MEMORY
+from components.core.runtime.server import local_server_args
 from components.core.runtime.state import process_command, process_group_members, process_info
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.:DeprecationWarning")
@@ -231,7 +232,7 @@ def test_a_port_taken_meanwhile_is_retried_with_another(tmp_path: Path, monkeypa
         squatter.listen()
         taken = squatter.getsockname()[1]
         picks = iter([taken])
-        monkeypatch.setattr(server_module, "free_port", lambda host="127.0.0.1": next(picks, None) or free_port(host))
+        monkeypatch.setattr(ports_module, "free_port", lambda host="127.0.0.1": next(picks, None) or free_port(host))
         with LocalServer.start(load_plan(tmp_path / "repo"), tmp_path / "state") as server:
             assert server.record.http_port != taken
             assert is_serving(server.record)

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from components._internal.atomic import atomic_dir
 from components.core.plan import plan_from_folder
-from components.core.runtime.server import SyncResult, sync
 from components.core.runtime.state import PASSED_DIR, ServerRecord
+from components.core.runtime.sync import SyncResult, sync
 
 RELEASE_FILE = "release.json"
 

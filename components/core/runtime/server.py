@@ -19,59 +19,57 @@ through the Python-backend shim (`components.core.runtime.shim`). Linux only (/p
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import ctypes.util
 import datetime
 import logging
-import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from components._internal.atomic import remove_empty_folders
-from components.core.hashcache import HashCache
 from components.core.package import CACHE_NAME
-from components.core.plan import RepositoryPlan, materialize, plan_from_folder
+from components.core.plan import RepositoryPlan, materialize
 from components.core.problems import Problem, UserError
 from components.core.runtime import triton_api
 from components.core.runtime.install import TritonInstall, prepare_install, server_environment
 from components.core.runtime.local_repository import (
-    commit_model,
     plan_digests,
-    remove_model,
-    restore_model,
-    stage_model,
 )
 from components.core.runtime.lock import LOCK_NAME, LOCK_TIMEOUT_S, state_lock
+from components.core.runtime.ports import HOST, PORT_ATTEMPTS, PortClash, Ports, choose_ports, port_in_use
+from components.core.runtime.processes import (
+    CHILDREN,
+    EXIT_TIMEOUT_S,
+    POLL_S,
+    SHM_PREFIX,
+    STOP_GRACE_S,
+    stop_with_parent,
+    terminate,
+)
 from components.core.runtime.shim import shim_plan
 from components.core.runtime.state import (
     PASSED_DIR,
     ServerRecord,
     is_recorded_process,
-    process_group_members,
     process_info,
+)
+from components.core.runtime.sync import (
+    LOAD_TIMEOUT_S,
+    SyncResult,
+    hash_cache,
+    model_problem,
+    ready,
+    sync,
+    wait_unloaded,
 )
 
 LOG = logging.getLogger("triton_groups.runtime")
 
-HOST = "127.0.0.1"
 READY_TIMEOUT_S = 120.0
-LOAD_TIMEOUT_S = 300.0
-STOP_GRACE_S = 10.0
-EXIT_TIMEOUT_S = 3
-SHARED_MEMORY = Path("/dev/shm")
-SHM_PREFIX = "triton_groups_"
-PORT_ATTEMPTS = 4
-POLL_S = 0.05
 LOG_TAIL_LINES = 15
 SERVER_LOG = "server.log"
 MANAGED_FLAGS = frozenset({
@@ -81,67 +79,10 @@ MANAGED_FLAGS = frozenset({
     "--exit-timeout-secs", "--disable-auto-complete-config", "--strict-model-config",
 })
 
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-"""Servers started by this process, kept so that they can be reaped (no zombie) when stopped."""
-
-
-@dataclass(frozen=True)
-class Ports:
-    http: int
-    grpc: int
-    metrics: int
-
-
-@dataclass(frozen=True)
-class SyncResult:
-    """What an update did, model names sorted; `record` is the server's record after the update."""
-
-    loaded: tuple[str, ...]
-    reloaded: tuple[str, ...]
-    unloaded: tuple[str, ...]
-    unchanged: tuple[str, ...]
-    shimmed: tuple[str, ...]
-    record: ServerRecord
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.loaded or self.reloaded or self.unloaded)
-
-
-class _PortClash(Exception):
-    """tritonserver could not bind a port (`port`, when its log says which)."""
-
-    def __init__(self, port: int | None) -> None:
-        super().__init__(port)
-        self.port = port
-
 
 def group_name(plan: RepositoryPlan) -> str:
     """The group's name: the spec's `name`, or the repository folder's name."""
     return plan.spec.name if plan.spec is not None else plan.origin.name
-
-
-def free_port(host: str = HOST) -> int:
-    """A TCP port nothing listens on right now (bind port 0, read it, release it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
-
-
-def choose_ports(http_port: int | None = None, grpc_port: int | None = None,
-                 metrics_port: int | None = None) -> Ports:
-    """The given ports, and distinct free ports for those not given."""
-    taken = {p for p in (http_port, grpc_port, metrics_port) if p}
-    chosen = []
-    for given in (http_port, grpc_port, metrics_port):
-        port = given
-        while not port:
-            candidate = free_port()
-            if candidate not in taken:
-                port = candidate
-                taken.add(candidate)
-        chosen.append(port)
-    return Ports(*chosen)
 
 
 def server_command(install: TritonInstall, repository: Path, models: Sequence[str], ports: Ports, shm_prefix: str,
@@ -269,7 +210,7 @@ def stop(record: ServerRecord, grace_s: float = STOP_GRACE_S, *, lock_timeout_s:
 
     The models are unloaded first, all at once: tritonserver then exits at once on SIGTERM instead
     of polling its models' shutdown once a second. Returns True when processes were stopped, False
-    when none was left. A recycled pid (another process now) is never signalled. See `_terminate`.
+    when none was left. A recycled pid (another process now) is never signalled. See `terminate`.
     Holds the state folder's lock; if the folder records another server by then (this one was
     stopped and a new one started meanwhile), that server's record and repository are left alone.
     """
@@ -285,7 +226,7 @@ def _stop_locked(record: ServerRecord, grace_s: float = STOP_GRACE_S) -> bool:
     recycled = info is not None and info.running and info.start_ticks != record.start_ticks
     if ours:
         _unload_everything(record.http_url, time.monotonic() + grace_s)
-    stopped = False if recycled else _terminate(record.pid, record.shm_prefix, grace_s)
+    stopped = False if recycled else terminate(record.pid, record.shm_prefix, grace_s)
     if _replaced(record):
         return stopped
     record.forget()
@@ -313,11 +254,6 @@ def remove_state(state_dir: Path) -> None:
     remove_empty_folders(state_dir)
 
 
-def _hash_cache(state_dir: Path) -> HashCache:
-    """The state folder's hash cache: model digests cost a `stat` per unchanged file."""
-    return HashCache(state_dir / CACHE_NAME)
-
-
 def _replaced(record: ServerRecord) -> bool:
     """True when `record`'s state folder now records another server (an unreadable record counts as not)."""
     try:
@@ -325,73 +261,6 @@ def _replaced(record: ServerRecord) -> bool:
     except UserError:
         return False
     return current is not None and not current.same_server(record)
-
-
-def sync(record: ServerRecord, plan: RepositoryPlan, *, load_timeout_s: float = LOAD_TIMEOUT_S,
-         lock_timeout_s: float = LOCK_TIMEOUT_S) -> SyncResult:
-    """Bring the served models to `plan`, touching only what changed; no restart.
-
-    New models are loaded, changed ones (and recorded ones Triton no longer has ready) are swapped
-    in and reloaded, with every ensemble that uses them; removed ones are unloaded and their folders
-    deleted. A model whose load fails gets its
-    previous folder back (Triton keeps serving the version it had) and is reported by name with
-    Triton's reason after the other models are done; the record is saved either way.
-    Holds the state folder's lock, and starts from the record on disk then (what a sync by another
-    process did meanwhile counts), not from the models listed in `record`.
-    """
-    with state_lock(record.state_dir, "sync", lock_timeout_s):
-        return _sync_locked(record, plan, load_timeout_s)
-
-
-def _sync_locked(given: ServerRecord, plan: RepositoryPlan, load_timeout_s: float) -> SyncResult:
-    if not (is_recorded_process(given) and triton_api.is_live(given.http_url)):
-        raise UserError(Problem(str(given.path), "", f"the local server (pid {given.pid}) is not running; "
-                                "start it again", "runtime.not_serving"))
-    record = ServerRecord.find(given.state_dir)
-    if record is None or not record.same_server(given):
-        raise UserError(Problem(str(given.path), "", f"the local server (pid {given.pid}) runs but is no longer the "
-                                "one recorded here (another process stopped or replaced it meanwhile); stop it, "
-                                "then start it again", "runtime.not_recorded"))
-    shim = shim_plan(plan)
-    desired = plan_digests(plan, _hash_cache(record.state_dir))
-    current = dict(record.models)
-    index = triton_api.repository_index(record.http_url)
-    added = sorted(set(desired) - set(current))
-    removed = sorted(set(current) - set(desired))
-    changed = sorted(n for n in desired if n in current and (current[n] != desired[n] or not _ready(index, n)))
-    dependents = sorted(_ensembles_using(shim.plan, set(added) | set(changed)) - set(added) - set(changed))
-    digests = {n: d for n, d in current.items() if n not in removed}
-    problems: list[Problem] = []
-    for name in _load_order(shim.plan, [*added, *changed, *dependents]):
-        staged = stage_model(shim.plan, name, record.repository) if name not in dependents else None
-        reason = triton_api.load_model(record.http_url, name, load_timeout_s)
-        if reason is None:
-            if staged is not None:
-                commit_model(staged)
-            digests[name] = desired[name]
-            continue
-        problems.append(_model_problem(plan, name, f"Triton could not load model '{name}': {reason}"))
-        if staged is not None:
-            restore_model(staged)
-        if name in added:
-            triton_api.unload_model(record.http_url, name, load_timeout_s)
-    served = plan_from_folder(record.repository)
-    for name in sorted(removed, key=lambda n: (-_depth(served, n), n)):
-        reason = triton_api.unload_model(record.http_url, name, load_timeout_s)
-        if reason is not None:
-            problems.append(_model_problem(plan, name, f"Triton could not unload model '{name}': {reason}"))
-    _wait_unloaded(record.http_url, removed, time.monotonic() + load_timeout_s)
-    for name in removed:
-        remove_model(record.repository, name)
-    updated = record.with_models(digests, tuple(n for n in shim.shimmed if n in digests))
-    updated.save()
-    if problems:
-        raise UserError(problems)
-    return SyncResult(
-        loaded=tuple(added), reloaded=tuple(sorted([*changed, *dependents])), unloaded=tuple(removed),
-        unchanged=tuple(sorted(set(desired) - set(added) - set(changed) - set(dependents))),
-        shimmed=shim.shimmed, record=updated,
-    )
 
 
 def _launch(plan: RepositoryPlan, state_dir: Path, wanted: Ports, *, detached: bool, ready_timeout_s: float,
@@ -419,20 +288,20 @@ def _launch_locked(plan: RepositoryPlan, state_dir: Path, wanted: Ports, *, deta
         with log_file.open("wb") as log:
             process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=state_dir,
-                start_new_session=True, preexec_fn=None if detached else _stop_with_parent, close_fds=True,
+                start_new_session=True, preexec_fn=None if detached else stop_with_parent, close_fds=True,
             )
-        _CHILDREN[process.pid] = process
+        CHILDREN[process.pid] = process
         try:
             _wait_live(process, f"http://{HOST}:{ports.http}", log_file, started + ready_timeout_s)
             break
-        except _PortClash as clash:
-            _terminate(process.pid, shm_prefix, STOP_GRACE_S)
+        except PortClash as clash:
+            terminate(process.pid, shm_prefix, STOP_GRACE_S)
             given = {p for p in (wanted.http, wanted.grpc, wanted.metrics) if p}
             if attempt == PORT_ATTEMPTS or clash.port in given or (clash.port is None and len(given) == 3):
-                raise UserError(_port_in_use(clash.port, ports, wanted)) from None
+                raise UserError(port_in_use(clash.port, ports, wanted)) from None
             LOG.info("port %s picked for tritonserver was taken meanwhile; retrying with other ports", clash.port)
         except BaseException:
-            _terminate(process.pid, shm_prefix, STOP_GRACE_S)
+            terminate(process.pid, shm_prefix, STOP_GRACE_S)
             raise
     seconds = time.monotonic() - started
     info = process_info(process.pid)
@@ -446,13 +315,13 @@ def _launch_locked(plan: RepositoryPlan, state_dir: Path, wanted: Ports, *, deta
     try:
         index = triton_api.repository_index(record.http_url)
         failures = [
-            _model_problem(plan, name, f"Triton could not load model '{name}': "
+            model_problem(plan, name, f"Triton could not load model '{name}': "
                            f"{index[name].reason if name in index else 'not in the repository index'}")
-            for name in models if not _ready(index, name)
+            for name in models if not ready(index, name)
         ]
         if failures:
             raise UserError(failures)
-        record = record.with_models(plan_digests(plan, _hash_cache(state_dir)), shim.shimmed)
+        record = record.with_models(plan_digests(plan, hash_cache(state_dir)), shim.shimmed)
         record.save()
     except BaseException:
         _stop_locked(record)
@@ -460,22 +329,6 @@ def _launch_locked(plan: RepositoryPlan, state_dir: Path, wanted: Ports, *, deta
     LOG.info("local tritonserver pid %s ready in %.2f s at %s (%d models%s)", record.pid, seconds, record.http_url,
              len(models), f"; through the shim: {', '.join(shim.shimmed)}" if shim.shimmed else "")
     return record, process, seconds
-
-
-def _port_in_use(port: int | None, ports: Ports, wanted: Ports) -> Problem:
-    """Which port tritonserver could not bind, whether it was asked for or picked free, and how to get another."""
-    kinds = {ports.http: "HTTP", ports.grpc: "gRPC", ports.metrics: "metrics"}
-    if port is None:
-        where = f"one of its ports {ports.http} (HTTP), {ports.grpc} (gRPC) and {ports.metrics} (metrics)"
-        remedy = "give other ports, or leave them out to get free ones, or stop what listens there"
-    elif port in (wanted.http, wanted.grpc, wanted.metrics):
-        where = f"port {port}, the {kinds[port]} port asked for"
-        remedy = f"give another {kinds[port]} port, or leave it out to get a free one, or stop what listens there"
-    else:
-        where = f"port {port}, which it picked free and another process took meanwhile ({PORT_ATTEMPTS} attempts)"
-        remedy = "run it again, or give the ports yourself"
-    return Problem("", "", f"tritonserver could not listen on {HOST} {where}: it is in use; {remedy}",
-                   "runtime.port_in_use")
 
 
 def _clear_previous(state_dir: Path) -> None:
@@ -500,7 +353,7 @@ def _wait_live(process: subprocess.Popen[bytes], http_url: str, log_file: Path, 
             tail = _log_tail(log_file)
             if "already in use" in tail:
                 clash = re.search(r":(\d+)' already in use", tail)
-                raise _PortClash(int(clash.group(1)) if clash else None)
+                raise PortClash(int(clash.group(1)) if clash else None)
             raise UserError(Problem(str(log_file), "", f"tritonserver exited with code {code} while starting:\n"
                                     f"{tail}", "runtime.server_exited"))
         if triton_api.is_live(http_url, timeout_s=0.5):
@@ -518,61 +371,9 @@ def _unload_everything(http_url: str, deadline: float) -> None:
                  if state.state == "READY"]
         for name in names:
             triton_api.unload_model(http_url, name, timeout_s=1.0)
-        _wait_unloaded(http_url, names, deadline)
+        wait_unloaded(http_url, names, deadline)
     except triton_api.TritonUnreachable:
         return
-
-
-def _wait_unloaded(http_url: str, names: Sequence[str], deadline: float) -> None:
-    """Wait until Triton has finished unloading `names` (an unload request returns before it is done)."""
-    while names and time.monotonic() < deadline:
-        index = triton_api.repository_index(http_url)
-        if not any(n in index and index[n].state in ("READY", "UNLOADING") for n in names):
-            return
-        time.sleep(POLL_S)
-
-
-def _ready(index: dict[str, triton_api.ModelState], name: str) -> bool:
-    return name in index and index[name].state == "READY"
-
-
-def _model_problem(plan: RepositoryPlan, name: str, message: str) -> Problem:
-    if plan.spec is not None:
-        return Problem(str(plan.spec.source), f"models[{name}]", message, "runtime.model_load")
-    model = plan.models.get(name)
-    return Problem(model.config_label if model else name, "", message, "runtime.model_load")
-
-
-def _ensemble_steps(plan: RepositoryPlan, name: str) -> list[str]:
-    model = plan.models.get(name)
-    if model is None or model.config is None or model.config.platform != "ensemble":
-        return []
-    return [step.model_name for step in model.config.ensemble_scheduling.step]
-
-
-def _depth(plan: RepositoryPlan, name: str, seen: frozenset[str] = frozenset()) -> int:
-    """0 for a plain model, 1 + the deepest step for an ensemble (so that steps load first)."""
-    if name in seen:
-        return 0
-    steps = _ensemble_steps(plan, name)
-    return 1 + max((_depth(plan, s, seen | {name}) for s in steps), default=0) if steps else 0
-
-
-def _load_order(plan: RepositoryPlan, names: Sequence[str]) -> list[str]:
-    return sorted(set(names), key=lambda n: (_depth(plan, n), n))
-
-
-def _ensembles_using(plan: RepositoryPlan, models: set[str]) -> set[str]:
-    """Every ensemble in `plan` whose steps (at any depth) include one of `models`."""
-    found: set[str] = set()
-    grew = True
-    while grew:
-        grew = False
-        for name in plan.models:
-            if name not in found and set(_ensemble_steps(plan, name)) & (models | found):
-                found.add(name)
-                grew = True
-    return found
 
 
 def local_server_args(plan: RepositoryPlan) -> list[str]:
@@ -601,70 +402,5 @@ def _log_tail(log_file: Path) -> str:
         return ""
     useful = [line for line in lines if not line.startswith(("|", "+"))]
     return "\n".join(useful[-LOG_TAIL_LINES:])
-
-
-def _stop_with_parent() -> None:
-    """In the child before exec: get SIGTERM when the process that started the server dies (Linux)."""
-    pr_set_pdeathsig = 1
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
-def _terminate(pid: int, shm_prefix: str, grace_s: float) -> bool:
-    """End server `pid` and its process group; True when something was running.
-
-    SIGTERM goes to the server alone: it unloads its models and ends its stubs, which then free
-    their shared memory (a SIGTERM to the stubs as well makes them leave their /dev/shm regions
-    behind). What is left of the group after `grace_s` gets SIGKILL, at once when the server itself
-    is gone (its stubs, after it crashed or failed to bind its ports). Once the group is gone, any
-    region still named with the server's prefix (left by a stub that did not end cleanly, or by a
-    server killed by someone else) is removed.
-    """
-    members = process_group_members(pid)
-    gone = not members
-    if members:
-        leader_runs = pid in members  # the server leads its own process group
-        if leader_runs:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        gone = _wait_group_gone(pid, grace_s if leader_runs else 0)
-        if not gone:
-            if leader_runs:
-                LOG.warning("tritonserver pid %s (or its stubs) did not stop within %.0f s; killing them", pid,
-                            grace_s)
-            _signal_group(pid, signal.SIGKILL)
-            gone = _wait_group_gone(pid, STOP_GRACE_S)
-    _reap(pid)
-    if shm_prefix and (gone or not process_group_members(pid)):
-        for region in SHARED_MEMORY.glob(f"{shm_prefix}*"):
-            region.unlink(missing_ok=True)
-    return bool(members)
-
-
-def _signal_group(group: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(group, signum)
-
-
-def _wait_group_gone(group: int, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while process_group_members(group):
-        _reap(group, block=False)
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(POLL_S)
-    return True
-
-
-def _reap(pid: int, block: bool = True) -> None:
-    """Collect the exit status of a server this process started, so no zombie is left."""
-    process = _CHILDREN.get(pid)
-    if process is None:
-        return
-    if block:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(STOP_GRACE_S)
-    if process.poll() is not None:
-        _CHILDREN.pop(pid, None)
 
 
