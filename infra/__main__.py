@@ -10,7 +10,7 @@ import sys
 
 import pulumi
 
-TARGETS = ("local", "oci")
+from components.core.stack_settings import CONFIG_NAMESPACE, TARGETS
 
 
 def _stop_quietly(_signum: int, _frame: object) -> None:
@@ -34,7 +34,7 @@ elif target == "oci":
 else:
     given = "is not set" if target is None else f"is {target!r}"
     raise pulumi.RunError(
-        f"stack config triton-groups:target {given}; set it to one of {', '.join(TARGETS)} in "
+        f"stack config {CONFIG_NAMESPACE}:target {given}; set it to one of {', '.join(TARGETS)} in "
         f"stacks/Pulumi.{pulumi.get_stack()}.yaml"
     )
 for name, value in (outputs or {}).items():

@@ -216,10 +216,12 @@ def test_a_preview_on_a_fresh_runner_says_which_model_changed_from_the_stack_sta
     ("config", "message"),
     [
         ({"triton-groups:target": "moon"}, "stack config triton-groups:target is 'moon'; set it to one of local, oci"),
-        ({"triton-groups:spec": ""}, "stack config triton-groups:spec is not set; set it in stacks/Pulumi.local.yaml"),
+        ({"triton-groups:spec": ""}, "the stack config of local cannot be used: stacks/Pulumi.local.yaml:3: "
+                                     "triton-groups:spec: is not set; set it"),
+        ({"triton-groups:httpPort": "99999"}, "triton-groups:httpPort: Input should be less than or equal to 65535"),
         ({"triton-groups:spec": "nowhere.yaml"}, "cannot be used: "),
     ],
-    ids=["unknown-target", "no-spec", "missing-spec"],
+    ids=["unknown-target", "no-spec", "bad-port", "missing-spec"],
 )
 def test_a_bad_stack_setting_fails_the_preview_in_one_line_naming_the_key(
     tmp_path: Path, config: dict[str, str], message: str

@@ -1,11 +1,8 @@
 """The local stack's program: the stack config read, the spec checked, one LocalTritonDeployment made.
 
-Stack config (namespace `triton-groups`): `spec` (required; a path relative to the project),
-`httpPort` (optional), `protocol` (http | grpc, default http), `rollback` (default true: a failed smoke test
-puts the last passing release back), `release` and `promotesFrom` (components.stacks.promotion), `stateDir`
-(optional, default
-`.triton-groups/local/<stack>`). A missing or invalid setting, or an invalid spec, stops the program
-with a one-line error naming the stack config key or the spec's problems, never a traceback.
+The stack config is `components.core.stack_settings.LocalSettings` (spec, httpPort, protocol, stateDir,
+rollback, release, promotesFrom, production). A missing or invalid setting, or an invalid spec, stops the
+program with an error naming the stack file, the key or the spec's problems, never a traceback.
 The stack exports `modelContent`; the next preview or update reads it back through a StackReference to
 this stack and logs one line per changed model ("model cnn_torch: 1/model.pt changed").
 """
@@ -23,9 +20,10 @@ from components.core.plan import load_plan
 from components.core.problems import UserError, errors
 from components.core.release import Built
 from components.core.render import config_dicts
+from components.core.stack_settings import CONFIG_NAMESPACE, LocalSettings, check_settings, config_keys
 from components.core.validate import validate_plan
 from components.core.validate.gpus import local_gpu_count
-from components.local.deployment import PROTOCOLS, LocalTritonDeployment, LocalTritonDeploymentArgs
+from components.local.deployment import LocalTritonDeployment, LocalTritonDeploymentArgs
 from components.providers.diffing import CONTENT_OUTPUT, log_model_changes, previous_outputs
 from components.providers.paths import portable_path, project_root, resolve_path
 from components.providers.problems import run_error
@@ -34,57 +32,40 @@ from components.stacks.promotion import (
     checked_on_source_stack,
     gate_promotion,
     passed_releases,
-    read_promotion,
+    promotion_from,
 )
 
-NAMESPACE = "triton-groups"
 
-
-def require_setting(config: pulumi.Config, key: str, example: str) -> str:
-    """A required stack setting, or a RunError naming the key and where to set it."""
-    value = config.get(key)
-    if not value:
-        raise pulumi.RunError(
-            f"stack config {NAMESPACE}:{key} is not set; set it in stacks/Pulumi.{pulumi.get_stack()}.yaml "
-            f"(e.g. `pulumi config set {NAMESPACE}:{key} {example}`)"
-        )
-    return value
-
-
-def rollback_setting(config: pulumi.Config) -> bool:
-    """`rollback` (default true): put the previous release back when the smoke test after an update fails."""
+def read_local_settings(config: pulumi.Config) -> LocalSettings:
+    """The stack's `LocalSettings`, or a RunError naming the stack file and every key that is wrong."""
+    stack = pulumi.get_stack()
+    values = {key: config.get(key.removeprefix(f"{CONFIG_NAMESPACE}:")) for key in config_keys(LocalSettings)}
     try:
-        value = config.get_bool("rollback")
-    except pulumi.ConfigTypeError:
-        raise pulumi.RunError(f"stack config {NAMESPACE}:rollback must be true or false") from None
-    return True if value is None else value
+        return check_settings(LocalSettings, values, stack,
+                              stack_file=project_root() / "stacks" / f"Pulumi.{stack}.yaml")
+    except UserError as exc:
+        raise run_error(exc, f"the stack config of {stack} cannot be used") from None
 
 
 def deploy_local(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
     """Deploy the spec the stack config names on a local tritonserver; return the stack outputs to export."""
-    spec_path = portable_path(require_setting(config, "spec", "examples/vision/group.yaml"))
-    protocol = config.get("protocol") or "http"
-    if protocol not in PROTOCOLS:
-        raise pulumi.RunError(f"stack config {NAMESPACE}:protocol is {protocol!r}; use one of {', '.join(PROTOCOLS)}")
-    try:
-        http_port = config.get_int("httpPort")
-    except pulumi.ConfigTypeError:
-        raise pulumi.RunError(f"stack config {NAMESPACE}:httpPort must be a port number") from None
+    settings = read_local_settings(config)
+    spec_path = portable_path(settings.spec)
     try:
         plan = load_plan(resolve_path(spec_path))
     except UserError as exc:
-        raise run_error(exc, f"the spec {spec_path} (stack config {NAMESPACE}:spec) cannot be used") from None
+        raise run_error(exc, f"the spec {spec_path} (stack config {CONFIG_NAMESPACE}:spec) cannot be used") from None
     if plan.spec is None:
-        raise pulumi.RunError(f"stack config {NAMESPACE}:spec is the folder {spec_path}; give a group spec (YAML): "
-                              "its smoke cases test the deployment")
+        raise pulumi.RunError(f"stack config {CONFIG_NAMESPACE}:spec is the folder {spec_path}; give a group spec "
+                              "(YAML): its smoke cases test the deployment")
     problems = validate_plan(plan)
     for warning in (p for p in problems if not p.is_error):
         pulumi.log.warn(str(warning))
     if errors(problems):
         raise run_error(errors(problems), f"the spec {spec_path} is not valid")
-    state_dir = portable_path(config.get("stateDir") or f".triton-groups/local/{pulumi.get_stack()}")
+    state_dir = portable_path(settings.state_dir or f".triton-groups/local/{pulumi.get_stack()}")
     content, repository_sha256 = plan_content(plan, resolve_path(state_dir) / "artifacts")
-    promotion = read_promotion(config, NAMESPACE, project_root())
+    promotion = promotion_from(settings.release, settings.promotes_from, project_root())
     spec_input: pulumi.Input[str] = spec_path
     if promotion is not None:
         gate_promotion(promotion, Built(plan.spec.name, content, repository_sha256))
@@ -92,8 +73,8 @@ def deploy_local(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
     args = LocalTritonDeploymentArgs(
         spec_input, content=content, configs=config_dicts(plan), cases_sha256=cases_digest(plan.spec),
         cases=case_digests(plan.spec), state_dir=state_dir,
-        deployment_facts=deployment_facts(plan, "local", None, local_gpu_count()), http_port=http_port,
-        protocol=protocol, rollback=rollback_setting(config))
+        deployment_facts=deployment_facts(plan, "local", None, local_gpu_count()), http_port=settings.http_port,
+        protocol=settings.protocol, rollback=settings.rollback)
     deployment = LocalTritonDeployment(plan.spec.name, args)
     content = deployment.repository.content
     previous = previous_outputs()

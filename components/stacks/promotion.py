@@ -22,6 +22,7 @@ import pulumi
 
 from components.core.problems import UserError
 from components.core.release import Built, Release, check_promotion, load_release
+from components.core.stack_settings import CONFIG_NAMESPACE
 from components.providers.problems import run_error
 
 PASSED_RELEASES_OUTPUT = "passed_releases"
@@ -39,9 +40,13 @@ class Promotion:
 
 
 def read_promotion(config: pulumi.Config, namespace: str, project_root: Path) -> Promotion | None:
+    """The stack's promotion settings from its config (`release`, `promotesFrom`); see `promotion_from`."""
+    return promotion_from(config.get("release"), config.get("promotesFrom"), project_root, namespace)
+
+
+def promotion_from(release_file: str | None, promotes_from: str | None, project_root: Path,
+                   namespace: str = CONFIG_NAMESPACE) -> Promotion | None:
     """The stack's promotion settings, or None when it names no release; RunError for a bad release file."""
-    release_file = config.get("release")
-    promotes_from = config.get("promotesFrom")
     if not release_file:
         if promotes_from:
             raise pulumi.RunError(f"stack config {namespace}:promotesFrom is {promotes_from!r} but {namespace}:release "
