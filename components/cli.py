@@ -252,43 +252,35 @@ def _stop(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    """The local deployment without Pulumi: build, serve detached (or update the server already there), smoke."""
-    from components.core.package import build_artifacts
-    from components.core.runtime import LocalServer, ServerRecord, is_serving, stop, sync
-    from components.core.smoke.runner import run_smoke
+    """The local deployment without Pulumi, through the providers' own steps (build, serve, smoke)."""
+    from components.core.runtime import ServerRecord, is_serving, stop
+    from components.core.runtime.deployment import build_step, serve_step, smoke_step
     from components.core.smoke.triton_transport import TritonTransport
 
     _require_spec_file(args.spec, "demo")
     plan = _valid_plan(args.spec, "deployed")
     assert plan.spec is not None
     state_dir = Path(args.state_dir)
-    built = build_artifacts(plan, state_dir / "artifacts")
-    for artifact in built.artifacts:
+    for artifact in build_step(plan, state_dir / "artifacts").artifacts:
         print(f"built {artifact.path} ({artifact.size} bytes, sha256:{artifact.sha256})")
     record = ServerRecord.find(state_dir)
-    started = not (record is not None and is_serving(record))
-    if record is not None and not started:
-        synced = sync(record, plan)
-        record = synced.record
-        changed = [*synced.loaded, *synced.reloaded, *synced.unloaded]
-        print(f"updated the server already serving: {', '.join(changed) if changed else 'no model changed'}")
-    else:
-        record = LocalServer.start_detached(plan, state_dir, http_port=args.http_port)
+    served = serve_step(plan, state_dir, args.http_port, running=record if record and is_serving(record) else None)
+    if not served.started:
+        print(f"updated the server already serving: {', '.join(served.changed) or 'no model changed'}")
+    record = served.record
     _print_endpoints(args.spec, record)
-    transport = TritonTransport(record.http_url if args.protocol == "http" else record.grpc_url, args.protocol)
     stop_hint = f"stop it with: triton-groups stop --state-dir {state_dir} (or make stop)"
     try:
-        report = run_smoke(plan.spec, transport)
+        report = smoke_step(plan.spec, TritonTransport(record.http_url if args.protocol == "http" else record.grpc_url,
+                                                       args.protocol))
     except KeyboardInterrupt:
         print(f"the server is left serving; {stop_hint}", file=sys.stderr)
         raise
-    finally:
-        transport.close()
     print(report.summary())
     if report.passed:
         print(f"left serving; {stop_hint}")
         return 0
-    if started:
+    if served.started:
         stop(record)
         print(f"the smoke test failed, so the server this demo started is stopped (its log: {record.log_file})",
               file=sys.stderr)

@@ -19,7 +19,8 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
 from components.core.plan import load_plan
-from components.core.runtime import LocalServer, ServerRecord, is_serving, remove_state, stop, sync
+from components.core.runtime import ServerRecord, is_serving, remove_state, stop
+from components.core.runtime.deployment import serve_step
 from components.core.runtime.state import is_recorded_process
 from components.providers.base import TritonProvider
 from components.providers.diffing import changed_keys, is_unknown
@@ -72,11 +73,9 @@ def _outputs(props: Mapping[str, Any], record: ServerRecord, last_sync: Mapping[
 def start_server(props: Mapping[str, Any]) -> dict[str, Any]:
     """Start a detached server for the spec in `props`; return the resource's outputs."""
     port = props.get("requested_http_port")
-    record = LocalServer.start_detached(
-        load_plan(resolve_path(props["spec_path"])), resolve_path(props["state_dir"]),
-        http_port=int(port) if port else None,
-    )
-    return _outputs(props, record, {"loaded": sorted(record.models), "reloaded": [], "unloaded": []})
+    served = serve_step(load_plan(resolve_path(props["spec_path"])), resolve_path(props["state_dir"]),
+                        http_port=int(port) if port else None)
+    return _outputs(props, served.record, {"loaded": list(served.loaded), "reloaded": [], "unloaded": []})
 
 
 class LocalTritonServerProvider(TritonProvider):
@@ -106,9 +105,9 @@ class LocalTritonServerProvider(TritonProvider):
         if record is None:
             raise DeploymentError(f"the local server (pid {olds.get('pid')}) stopped serving during the deployment; "
                                "run the deployment again to start a new one")
-        result = sync(record, load_plan(resolve_path(news["spec_path"])))
-        changes = {"loaded": list(result.loaded), "reloaded": list(result.reloaded), "unloaded": list(result.unloaded)}
-        return UpdateResult(_outputs(news, result.record, changes))
+        served = serve_step(load_plan(resolve_path(news["spec_path"])), resolve_path(news["state_dir"]), running=record)
+        changes = {"loaded": list(served.loaded), "reloaded": list(served.reloaded), "unloaded": list(served.unloaded)}
+        return UpdateResult(_outputs(news, served.record, changes))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         if live_record(props) is None:

@@ -32,9 +32,10 @@ from components._internal.atomic import remove_empty_folders
 from components.core.changes import model_changes
 from components.core.content import Content, content_of
 from components.core.hashcache import HashCache
-from components.core.package import CACHE_NAME, LAYOUTS, BuildResult, build_artifacts
+from components.core.package import CACHE_NAME, LAYOUTS, BuildResult
 from components.core.plan import load_plan
 from components.core.problems import Problem, UserError
+from components.core.runtime.deployment import build_step
 from components.providers.base import TritonProvider
 from components.providers.diffing import changed_keys, is_unknown
 from components.providers.paths import portable_path, project_root, resolve_path
@@ -47,7 +48,7 @@ class ArtifactMismatch(DeploymentError):
 
 def build(spec_path: str, layout: str, out_dir: str) -> BuildResult:
     """Build the artifacts of the spec into `out_dir` (atomically; unchanged zips are kept)."""
-    return build_artifacts(load_plan(resolve_path(spec_path)), resolve_path(out_dir), layout=layout)  # type: ignore[arg-type]
+    return build_step(load_plan(resolve_path(spec_path)), resolve_path(out_dir), layout)  # type: ignore[arg-type]
 
 
 def ensure_artifacts(spec_path: str, layout: str, out_dir: str, artifacts: Sequence[Mapping[str, Any]]) -> list[Path]:

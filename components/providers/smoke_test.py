@@ -25,6 +25,7 @@ from pulumi.dynamic import (
 )
 
 from components.core.problems import UserError
+from components.core.runtime.deployment import smoke_step
 from components.core.smoke.transport import Transport
 from components.core.spec import load_spec
 from components.providers.base import TritonProvider
@@ -67,14 +68,8 @@ class SmokeTestFailed(DeploymentError):
 
 def run_smoke_test(props: Mapping[str, Any]) -> dict[str, Any]:
     """Run the cases named by `props` (the resource's inputs); return the outputs, or raise SmokeTestFailed."""
-    from components.core.smoke.runner import run_smoke  # numpy and the clients: only when a test runs
-
     spec = load_spec(resolve_path(props["spec_path"]))
-    transport = TRANSPORTS[props["transport"]](props["endpoint"], props.get("transport_options") or {})
-    try:
-        report = run_smoke(spec, transport)
-    finally:
-        transport.close()
+    report = smoke_step(spec, TRANSPORTS[props["transport"]](props["endpoint"], props.get("transport_options") or {}))
     rollback = props.get("rollback")
     if not report.passed:
         raise SmokeTestFailed(report.summary() + (roll_back_local(rollback["state_dir"]) if rollback else ""))
