@@ -67,7 +67,7 @@ def _require_spec_file(source: str, command: str) -> None:
     """UserError unless `source` may be a group spec: `command` needs the spec's smoke cases, not a repository."""
     if Path(source).is_dir():
         raise UserError(Problem(source, "", f"is a folder; {command} needs a group spec (YAML), whose smoke cases "
-                                "are the test", f"{command}.not_a_spec"))
+                                "are the test", "cli.not_a_spec"))
     if not Path(source).exists():
         raise UserError(Problem(source, "", "no such file; give the path of a group spec (YAML)", "spec.missing"))
 

@@ -204,7 +204,7 @@ def test_a_stack_file_gives_line_numbers_and_its_secrets_stay_encrypted(tmp_path
     settings = load_stack_settings(stack)
     assert settings.deployment.shape.ocpus == 2
     assert settings.line("deployment", "shape", "ocpus") == 15
-    problem = settings.problem(("image", "digest"), "a message", "test.code")
+    problem = settings.problem(("image", "digest"), "a message", "oci.image_digest")
     assert str(problem) == "stacks/Pulumi.dev.yaml:11: triton-groups:image.digest: a message"
 
 

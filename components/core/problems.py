@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from components.core.error_codes import is_known
+
 _REPR_SURROGATE = re.compile(r"\\udc([89a-f][0-9a-f])")
 """How repr() writes a byte of a file name that is not UTF-8."""
 
@@ -35,6 +37,11 @@ class Problem:
     code: str
     line: int | None = None
     severity: Severity = Severity.ERROR
+
+    def __post_init__(self) -> None:
+        if not is_known(self.code):
+            raise ValueError(f"problem code {self.code!r} is not in the registry: list it in "
+                             "components/core/error_codes.py (CODES), named <area>.<what>")
 
     def __str__(self) -> str:
         """`file:line: field: message` on one line (see `printable`); the parts not known are left out."""
@@ -73,10 +80,8 @@ def errors(problems: Iterable[Problem]) -> list[Problem]:
 class UserError(Exception):
     """An error the user can fix: carries every problem found, never a traceback for the CLI."""
 
-    def __init__(self, problems: Iterable[Problem] | Problem | str) -> None:
-        if isinstance(problems, str):
-            problems = [Problem(file="", field="", message=problems, code="error")]
-        elif isinstance(problems, Problem):
+    def __init__(self, problems: Iterable[Problem] | Problem) -> None:
+        if isinstance(problems, Problem):
             problems = [problems]
         self.problems: list[Problem] = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))

@@ -440,7 +440,8 @@ def read_settings(values: Mapping[str, Any], stack: str, *, stack_file: Path | N
         problems = []
         for error in exc.errors(include_url=False):
             loc = tuple(part for part in error["loc"] if part != "[key]")
-            problems.append(Problem(label, config_field(*loc), _message(error), error["type"],
+            problems.append(Problem(label, config_field(*loc), _message(error),
+                                    error["type"] if "." in error["type"] else f"oci.{error['type']}",
                                     line=line_of(lines, loc) if lines else None))
         raise UserError(sorted(problems, key=lambda p: (p.line or 0, p.field))) from None
     settings._file = label

@@ -116,7 +116,7 @@ def _problems_from_validation(
                 file=file,
                 field=field_path(loc, data),
                 message=_plain_message(error),
-                code=error["type"],
+                code=error["type"] if "." in error["type"] else f"spec.{error['type']}",
                 line=line_of(lines, loc),
             )
         )
