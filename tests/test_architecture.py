@@ -132,3 +132,12 @@ def test_the_architecture_checks_can_see_a_circle_and_an_upward_import(tmp_path:
     assert imports_of(module) >= {"components.cli", "components.stacks", "components.stacks.promotion"}
     assert "components.oci" not in imports_of(module)
     assert layer_of("components.core.spec") < layer_of("components.providers.base") < layer_of("components.cli")
+
+
+def test_every_package_data_pattern_matches_a_file() -> None:
+    import tomllib
+
+    patterns = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    unmatched = [f"{package}: {pattern}" for package, listed in patterns.items() for pattern in listed
+                 if not list((PACKAGE.parent / package.replace(".", "/")).glob(pattern))]
+    assert unmatched == []
