@@ -50,7 +50,7 @@ def _triton_grpc(endpoint: str, options: Mapping[str, str]) -> Transport:
 
 
 def _oci_predict(endpoint: str, options: Mapping[str, str]) -> Transport:
-    from components.oci.smoke_transport import oci_transport
+    from components.core.smoke.oci_options import oci_transport
 
     return oci_transport(endpoint, options)
 

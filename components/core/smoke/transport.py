@@ -80,6 +80,21 @@ class PreparingTransport(Transport, Protocol):
         ...
 
 
+class SendsPrepared:
+    """Base of the transports that build requests with `prepare`: one `infer` is one prepared request, sent once."""
+
+    def prepare(
+        self, model: str, inputs: Sequence[Tensor], outputs: Sequence[str], version: int | None = None
+    ) -> PreparedRequest:
+        raise NotImplementedError
+
+    def infer(
+        self, model: str, inputs: Sequence[Tensor], outputs: Sequence[str], version: int | None = None
+    ) -> dict[str, np.ndarray]:
+        """Prepare the request and send it once; return the requested outputs present in the answer."""
+        return self.prepare(model, inputs, outputs, version).send()
+
+
 @dataclass(frozen=True)
 class InferCall:
     """The PreparedRequest of a transport without `prepare`: each send is one `transport.infer` call."""

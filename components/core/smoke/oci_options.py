@@ -5,7 +5,7 @@ which deployment to poll until ACTIVE (`deployment_id`), the routing header name
 `SmokeHeaders`), the wire format (`wire_format`), the version each model serves by default (`versions`,
 JSON) and the timeouts. Keys and passphrases are read from the OCI config file only when a request
 is signed or the deployment polled, in the provider's process; nothing secret is an option, so nothing
-secret reaches the state. This module imports no Pulumi: the dynamic provider's process imports it.
+secret reaches the state. It lives in the core (no Pulumi) because the dynamic provider's process imports it.
 """
 
 from __future__ import annotations
