@@ -14,8 +14,8 @@ from pydantic import ValidationError
 from components.core.oci.names import deployed_models, resource_names
 from components.core.oci.settings import CONFIG_KEYS, OciSettings, load_stack_settings, read_settings
 from components.core.problems import UserError
-from components.core.stack_settings import LocalSettings, check_settings, config_keys
 from components.core.spec import GroupSpec
+from components.core.stack_settings import LocalSettings, check_settings, config_keys
 
 DIGEST = "sha256:" + "ab" * 32
 
