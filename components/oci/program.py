@@ -25,6 +25,21 @@ deployment's infrastructure) replaces the deployment instead, and the program sa
 `optionFingerprint` is exported only once the deployment is updated, so a failed update is checked
 again against what is really deployed.
 
+Releases (issue 11, the same code as the local program: components.stacks.promotion). A stack naming a
+release (`triton-groups:release`, `promotesFrom`) is gated before any resource is registered: the spec's files
+and repository sha256 (and a given image's digest) must be the release's, and the release must have passed on
+`promotesFrom`, checked against that stack's `passed_releases` output through a StackReference, which the
+repository (so every catalog model, the group and the deployment) waits for; each artifact's sha256 and a built
+image's digest are checked before a catalog model or the deployment takes them. The stack exports what `release
+create` reads: `group`, `repository_sha256`, `artifacts`, `modelContent`, `image_digest`, `smoke_report`,
+`smoke_passed`, `passed_releases`, and `serving` (the model group or model the smoke test last passed on).
+
+Rollback (`triton-groups:rollback`, on by default): the catalog models and the model group are kept by the
+engine (`retain_on_delete`), and the smoke test is told what this update serves and what passed before
+(`serving` of the last update): a failed smoke test points the deployment back at the previous group before the
+update fails; a later pass deletes the superseded one (components.core.oci.rollback). The smoke test also
+carries `deployment_facts` (the shape's GPU count, components.core.oci.shapes) for the policy pack.
+
 Artifacts. The zips are reproducible, so an artifact whose models' files did not change since the last
 update is, at preview, the one that update recorded: only the changed models' catalog entries show a
 change, and a CI runner without the zips previews no change at all. On `up` the recorded zips are
