@@ -96,7 +96,7 @@ CODES = frozenset({
     "spec.smoke_input", "spec.smoke_unknown_input", "spec.smoke_unknown_output", "spec.unreadable",
     "spec.version_policy", "spec.versions", "spec.yaml", "spec.yaml_refused",
     # stacks
-    "stacks.no_spec", "stacks.none", "stacks.not_yaml",
+    "stacks.no_spec", "stacks.none", "stacks.not_yaml", "stacks.target",
 })
 
 NOT_USABLE = frozenset({"missing", "broken_link", "unreadable", "not_a_folder", "is_a_folder", "not_a_file",

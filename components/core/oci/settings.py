@@ -24,16 +24,13 @@ A minimal stack (every other key has a default):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationError,
@@ -41,14 +38,18 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from components._internal.yaml_lines import line_of, load_with_lines
 from components.core.problems import Problem, Severity, UserError
-
-CONFIG_NAMESPACE = "triton-groups"
-"""The Pulumi config namespace of every key (the project name in Pulumi.yaml)."""
+from components.core.stack_settings import (
+    CONFIG_NAMESPACE,
+    SettingsModel,
+    StackSettings,
+    config_field,
+    decoded,
+    stack_file_label,
+)
 
 DEFAULT_TOKEN_CONFIG_KEY = "ocirToken"
 TRITON_HTTP_PORT = 8000
@@ -61,19 +62,6 @@ REPOSITORY_DIR = "/tmp/triton-groups/models"
 Layout = Literal["single", "per-model"]
 CONTAINER_PATH_FORBIDDEN = frozenset(" \t\n'\"\\$`")
 HEADER_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
-def stack_file_label(stack: str) -> str:
-    """How messages name a stack's config file: `stacks/Pulumi.<stack>.yaml` (Pulumi.yaml's stackConfigDir)."""
-    return f"stacks/Pulumi.{stack}.yaml"
-
-
-def config_field(*loc: Any) -> str:
-    """`triton-groups:deployment.shape.ocpus` from ('deployment', 'shape', 'ocpus'); list indexes as `[0]`."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return f"{CONFIG_NAMESPACE}:{text}"
 
 
 def _header_names(value: Any) -> Any:
@@ -89,12 +77,6 @@ def _header_names(value: Any) -> Any:
 
 
 HeaderNames = Annotated[tuple[str, ...], BeforeValidator(_header_names)]
-
-
-class SettingsModel(BaseModel):
-    """camelCase keys in YAML, snake_case in Python; unknown keys refused; immutable once read."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel)
 
 
 class ProjectSettings(SettingsModel):
@@ -340,11 +322,11 @@ class ArtifactSettings(SettingsModel):
         return self.inline_limit_mib * 1024 * 1024
 
 
-class OciSettings(SettingsModel):
-    """Everything a `target: oci` stack says; read it with `read_settings` and check it with `preflight`."""
+class OciSettings(StackSettings):
+    """Everything a `target: oci` stack says (the spec and the release settings of `StackSettings`, then OCI's);
+    read it with `read_settings` and check it with `preflight`."""
 
     target: Literal["oci"]
-    spec: str = Field(min_length=1, description="the group spec, relative to the project folder")
     compartment_id: str = Field(min_length=1)
     project_id: str | None = None
     project: ProjectSettings | None = Field(None, validate_default=True)
@@ -430,7 +412,7 @@ def read_settings(values: Mapping[str, Any], stack: str, *, stack_file: Path | N
     for key, value in values.items():
         bare = key.removeprefix(f"{CONFIG_NAMESPACE}:")
         if value is not None:
-            data[bare] = _decoded(value)
+            data[bare] = decoded(value)
     token_key = _token_key(data)
     data.pop(token_key, None)
     lines = _stack_lines(stack_file)
@@ -464,16 +446,6 @@ def load_stack_settings(stack_file: Path) -> OciSettings:
     config = (document.get("config") or {}) if isinstance(document, dict) else {}
     values = {key: value for key, value in config.items() if key.startswith(f"{CONFIG_NAMESPACE}:")}
     return read_settings(values, stack, stack_file=stack_file)
-
-
-def _decoded(value: Any) -> Any:
-    """Pulumi hands object values to programs as JSON text; plain strings stay strings."""
-    if isinstance(value, str) and value[:1] in "{[":
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
 
 
 def _token_key(data: Mapping[str, Any]) -> str:
