@@ -11,11 +11,11 @@ secret reaches the state. It lives in the core (no Pulumi) because the dynamic p
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from components.core.oci.rollback import data_science_client
 from components.core.oci.settings import OciSmokeSettings, SmokeHeaders
 from components.core.smoke.oci_transport import OciPredictTransport, signer_factory
 
@@ -32,14 +32,7 @@ class DeploymentStateReader:
         return str(deployment.lifecycle_state), deployment.lifecycle_details
 
     def _client(self) -> Any:
-        import oci.config
-        import oci.data_science
-
-        if self.smoke.auth == "resource_principal":
-            signer = signer_factory(self.smoke)()
-            return oci.data_science.DataScienceClient({"region": signer.region}, signer=signer)  # type: ignore[attr-defined]
-        config = oci.config.from_file(os.path.expanduser(self.smoke.config_file), self.smoke.profile)
-        return oci.data_science.DataScienceClient(config)
+        return data_science_client(self.smoke)
 
 
 def smoke_settings(options: Mapping[str, str]) -> OciSmokeSettings:
