@@ -15,7 +15,7 @@ from __future__ import annotations
 from components._internal.schemas import mc
 from components.core.plan import CONFIG_NAME, ModelPlan, RepositoryPlan
 from components.core.problems import Problem
-from components.core.triton import inferred_backend
+from components.core.triton import effective_backend, inferred_backend
 from components.core.validate.config import check_batch_and_versions, check_has_tensors, check_identity
 from components.core.validate.decoupled import check_decoupled_steps, decoupled_models
 from components.core.validate.ensemble import check_ensemble_config, step_field
@@ -28,7 +28,6 @@ from components.core.validate.gpus import (
     local_gpu_problems,
 )
 from components.core.validate.names import check_names
-from components.core.validate.onnx_model import check_onnx
 from components.core.validate.ragged import check_batch_io
 from components.core.validate.report import Findings
 from components.core.validate.scheduling import (
@@ -103,7 +102,10 @@ def _check_model(model: ModelPlan, plan: RepositoryPlan, config_only: bool, serv
     check_ensemble_steps(config, plan.models, config_only, found)
     if not config_only:
         check_files(model, config, found)
-        check_onnx(model, config, found)
+        if effective_backend(config) == "onnxruntime":
+            from components.core.validate.onnx_model import check_onnx  # ONNX's schema only for ONNX models
+
+            check_onnx(model, config, found)
 
 
 def _order(problem: Problem) -> tuple[str, str, str]:
