@@ -25,6 +25,7 @@ A minimal stack (every other key has a default):
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -45,6 +46,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from components._internal.yaml_lines import line_of, load_with_lines
+from components.core.package import Layout
 from components.core.problems import Problem, Severity, UserError
 
 CONFIG_NAMESPACE = "triton-groups"
@@ -58,7 +60,11 @@ MODEL_ROOT = "/opt/ds/model/deployed_model"
 REPOSITORY_DIR = "/tmp/triton-groups/models"
 """Where the container's entrypoint step builds the flat model repository Triton reads (symlinks)."""
 
-Layout = Literal["single", "per-model"]
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+IMAGE_SOURCE = "oci.image_source"
+IMAGE_SOURCE_MESSAGE = ("give either name and digest (an existing OCIR image) or build: {repository, tag, baseImage, "
+                        "username} (an image to build)")
+IMAGE_DIGEST = "oci.image_digest"
 CONTAINER_PATH_FORBIDDEN = frozenset(" \t\n'\"\\$`")
 HEADER_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
@@ -138,23 +144,31 @@ class ImageSettings(SettingsModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> ImageSettings:
-        if (self.name is None) == (self.build is None):
-            raise PydanticCustomError(
-                "oci.image_source",
-                "give either name and digest (an existing OCIR image) or build: {repository, tag, baseImage, "
-                "username} (an image to build)",
-            )
-        if self.name is not None and self.digest is None:
-            raise PydanticCustomError(
-                "oci.image_digest",
-                "image.digest is required with image.name: a deployment is pinned to the image's digest "
-                "(sha256:<64 hex>, shown by `docker inspect` or the OCIR console)",
-            )
-        if self.build is not None and self.digest is not None:
-            raise PydanticCustomError(
-                "oci.image_digest", "image.digest goes with image.name; a built image is pinned to its pushed digest"
-            )
+        found = image_source_problem(self.name, self.digest, self.build)
+        if found is not None:
+            raise PydanticCustomError(*found)
         return self
+
+
+def image_source_problem(name: object | None, digest: object | None, build: object | None) -> tuple[str, str] | None:
+    """(code, message) when an image is not exactly one source, an existing image pinned by its digest (`name` with
+    `digest`) or an image to build; None when it is. The one rule the settings and the `TritonImage` component share."""
+    if (name is None) == (build is None):
+        return IMAGE_SOURCE, IMAGE_SOURCE_MESSAGE
+    if name is not None and digest is None:
+        return IMAGE_DIGEST, ("image.digest is required with image.name: a deployment is pinned to the image's digest "
+                              "(sha256:<64 hex>, shown by `docker inspect` or the OCIR console)")
+    if build is not None and digest is not None:
+        return IMAGE_DIGEST, "image.digest goes with image.name; a built image is pinned to its pushed digest"
+    return None
+
+
+def image_digest_problem(digest: str | None) -> str | None:
+    """Why `digest` cannot pin an existing image, or None: it must be sha256:<64 lowercase hex>."""
+    if DIGEST.match(digest or ""):
+        return None
+    return (f"{digest!r} is not an image digest; give sha256:<64 lowercase hex> (from the push output, "
+            "`docker inspect` or the OCIR console)")
 
 
 class ShapeSettings(SettingsModel):
