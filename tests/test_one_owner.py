@@ -33,6 +33,9 @@ def definitions(name: str) -> list[str]:
         ("flag_name", "core/tritonserver_flags.py"),
         ("DIGEST", "core/oci/settings.py"),
         ("image_source_problem", "core/oci/settings.py"),
+        ("CONFIG_NAMESPACE", "core/stack_settings.py"),
+        ("stack_file_label", "core/stack_settings.py"),
+        ("config_field", "core/stack_settings.py"),
     ],
 )
 def test_the_concept_has_one_definition(name: str, owner: str) -> None:

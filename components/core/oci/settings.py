@@ -24,7 +24,6 @@ A minimal stack (every other key has a default):
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,7 +31,6 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -42,15 +40,13 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from components._internal.yaml_lines import line_of, load_with_lines
+from components._internal.yaml_lines import line_of
 from components.core.package import Layout
 from components.core.problems import Problem, Severity, UserError
-
-CONFIG_NAMESPACE = "triton-groups"
-"""The Pulumi config namespace of every key (the project name in Pulumi.yaml)."""
+from components.core.stack_settings import CONFIG_NAMESPACE, config_field, decoded, stack_file_label, stack_lines
+from components.core.stack_settings import SettingsModel as BaseSettingsModel
 
 DEFAULT_TOKEN_CONFIG_KEY = "ocirToken"
 TRITON_HTTP_PORT = 8000
@@ -69,19 +65,6 @@ CONTAINER_PATH_FORBIDDEN = frozenset(" \t\n'\"\\$`")
 HEADER_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
-def stack_file_label(stack: str) -> str:
-    """How messages name a stack's config file: `stacks/Pulumi.<stack>.yaml` (Pulumi.yaml's stackConfigDir)."""
-    return f"stacks/Pulumi.{stack}.yaml"
-
-
-def config_field(*loc: Any) -> str:
-    """`triton-groups:deployment.shape.ocpus` from ('deployment', 'shape', 'ocpus'); list indexes as `[0]`."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return f"{CONFIG_NAMESPACE}:{text}"
-
-
 def _header_names(value: Any) -> Any:
     """One header name or a list of them (each is sent with the same value); [] sends none."""
     names = [value] if isinstance(value, str) else value
@@ -97,10 +80,11 @@ def _header_names(value: Any) -> Any:
 HeaderNames = Annotated[tuple[str, ...], BeforeValidator(_header_names)]
 
 
-class SettingsModel(BaseModel):
-    """camelCase keys in YAML, snake_case in Python; unknown keys refused; immutable once read."""
+class SettingsModel(BaseSettingsModel):
+    """The targets' shared base (camelCase keys, unknown keys refused, immutable), taking each key in its camelCase
+    spelling only: a snake_case key is refused as unknown."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel)
+    model_config = ConfigDict(populate_by_name=False)
 
 
 class ProjectSettings(SettingsModel):
@@ -444,10 +428,10 @@ def read_settings(values: Mapping[str, Any], stack: str, *, stack_file: Path | N
     for key, value in values.items():
         bare = key.removeprefix(f"{CONFIG_NAMESPACE}:")
         if value is not None:
-            data[bare] = _decoded(value)
+            data[bare] = decoded(value)
     token_key = _token_key(data)
     data.pop(token_key, None)
-    lines = _stack_lines(stack_file)
+    lines = stack_lines(stack_file)
     try:
         settings = OciSettings.model_validate(data)
     except ValidationError as exc:
@@ -480,37 +464,11 @@ def load_stack_settings(stack_file: Path) -> OciSettings:
     return read_settings(values, stack, stack_file=stack_file)
 
 
-def _decoded(value: Any) -> Any:
-    """Pulumi hands object values to programs as JSON text; plain strings stay strings."""
-    if isinstance(value, str) and value[:1] in "{[":
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
-
-
 def _token_key(data: Mapping[str, Any]) -> str:
     image = data.get("image")
     build = image.get("build") if isinstance(image, dict) else None
     key = build.get("tokenConfigKey") if isinstance(build, dict) else None
     return key if isinstance(key, str) and key else DEFAULT_TOKEN_CONFIG_KEY
-
-
-def _stack_lines(stack_file: Path | None) -> dict[tuple[Any, ...], int]:
-    """Lines of the `triton-groups:*` keys of a stack file, keyed by the bare key path."""
-    if stack_file is None:
-        return {}
-    try:
-        _, lines = load_with_lines(stack_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return {}
-    prefix = f"{CONFIG_NAMESPACE}:"
-    return {
-        (path[1].removeprefix(prefix), *path[2:]): line
-        for path, line in lines.items()
-        if len(path) >= 2 and path[0] == "config" and isinstance(path[1], str) and path[1].startswith(prefix)
-    }
 
 
 def _message(error: Any) -> str:
