@@ -30,7 +30,7 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 from components.core.oci.settings import OciSmokeSettings, SmokeHeaders
-from components.core.smoke.transport import Tensor, TransportError
+from components.core.smoke.transport import PreparingTransport, Tensor, TransportError
 
 ACTIVE = "ACTIVE"
 WAITING_STATES = frozenset({"CREATING", "UPDATING"})
@@ -81,7 +81,7 @@ def signer_factory(smoke: OciSmokeSettings) -> SignerFactory:
     return ApiKeySigner(smoke.config_file, smoke.profile)
 
 
-class OciPredictTransport:
+class OciPredictTransport(PreparingTransport):
     """Sends smoke requests to an OCI model deployment's /predict endpoint. Safe to use from several threads.
 
     `endpoint` is the deployment's `model_deployment_url`. `deployment_state` is polled by `wait_ready`.
@@ -166,12 +166,6 @@ class OciPredictTransport:
             delay = min(delay * 1.5, MAX_POLL_S)
         self._auth()
         return dict.fromkeys(models)
-
-    def infer(
-        self, model: str, inputs: Sequence[Tensor], outputs: Sequence[str], version: int | None = None
-    ) -> dict[str, np.ndarray]:
-        """POST one KServe v2 request; return the requested outputs present in the answer."""
-        return self.prepare(model, inputs, outputs, version).send()
 
     def prepare(
         self, model: str, inputs: Sequence[Tensor], outputs: Sequence[str], version: int | None = None

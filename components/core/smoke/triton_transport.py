@@ -27,7 +27,7 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 from components.core.problems import Problem, UserError
-from components.core.smoke.transport import Tensor, TransportError
+from components.core.smoke.transport import PreparingTransport, Tensor, TransportError
 
 Protocol = Literal["http", "grpc"]
 PROTOCOLS: tuple[Protocol, ...] = ("http", "grpc")
@@ -52,7 +52,7 @@ NO_ANSWER = (InferenceServerException, OSError, HTTPException)
 Result = TypeVar("Result")
 
 
-class TritonTransport:
+class TritonTransport(PreparingTransport):
     """Sends smoke requests to a Triton server over HTTP (default) or gRPC. Safe to use from several threads."""
 
     def __init__(self, url: str, protocol: Protocol | None = None, *, request_timeout_s: float = 60.0,
@@ -158,12 +158,6 @@ class TritonTransport:
         for entry in entries:
             states.setdefault(entry.get("name", ""), []).append(entry)
         return states
-
-    def infer(
-        self, model: str, inputs: Sequence[Tensor], outputs: Sequence[str], version: int | None = None
-    ) -> dict[str, np.ndarray]:
-        """Run one inference with binary tensors; return the requested outputs present in the answer."""
-        return self.prepare(model, inputs, outputs, version).send()
 
     def prepare(
         self, model: str, inputs: Sequence[Tensor], outputs: Sequence[str], version: int | None = None
