@@ -22,6 +22,17 @@ CACHE_DIRECTORY = "--cache-directory"
 LOAD_MODEL = "--load-model"
 EXIT_TIMEOUT = "--exit-timeout-secs"
 
+
+def flag(name: str, value: object) -> str:
+    """`--http-port=8001` from ('--http-port', 8001)."""
+    return f"{name}={value}"
+
+
+def flag_name(arg: str) -> str:
+    """`--http-port` from `--http-port=8001`."""
+    return arg.split("=", 1)[0]
+
+
 MANAGED_FLAGS = frozenset({MODEL_REPOSITORY, MODEL_STORE, HTTP_PORT})
 """Set by triton-groups on every target: the repository Triton reads and its HTTP port."""
 
@@ -34,19 +45,9 @@ LOCAL_FIXED_FLAGS = (
 """What the local server always runs with: models loaded by name, configs taken as written, a model that fails to
 load reported instead of stopping the server, readiness only once every model is ready."""
 
-LOCAL_MANAGED_FLAGS = MANAGED_FLAGS | {arg.split("=", 1)[0] for arg in LOCAL_FIXED_FLAGS} | frozenset({
+LOCAL_MANAGED_FLAGS = MANAGED_FLAGS | {flag_name(arg) for arg in LOCAL_FIXED_FLAGS} | frozenset({
     BACKEND_DIRECTORY, CACHE_DIRECTORY, LOAD_MODEL, GRPC_PORT, METRICS_PORT, HTTP_ADDRESS, GRPC_ADDRESS,
     METRICS_ADDRESS, EXIT_TIMEOUT, "--allow-http", "--allow-grpc", "--strict-model-config",
 })
 """Also set (or fixed by their defaults) by the local runtime: `MANAGED_FLAGS`, `LOCAL_FIXED_FLAGS`, the install's
 folders, the models to load, loopback addresses and ports, the exit timeout."""
-
-
-def flag(name: str, value: object) -> str:
-    """`--http-port=8001` from ('--http-port', 8001)."""
-    return f"{name}={value}"
-
-
-def flag_name(arg: str) -> str:
-    """`--http-port` from `--http-port=8001`."""
-    return arg.split("=", 1)[0]
