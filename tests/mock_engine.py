@@ -13,7 +13,9 @@ mock is mended. The mocks play the engine's part like this:
   replaces it (`force_new`: properties compared on the recorded outputs, as a bridged provider compares
   its state), is replaced (a new id); ignoreChanges paths keep their recorded input values, as the engine
   keeps them, and are left out of both comparisons;
-- a StackReference to the stack itself reads the outputs of its last successful update ({} before);
+- a StackReference to the stack itself reads the outputs of its last successful update ({} before), one to
+  another stack of the backend (`other_stacks`, e.g. another harness's `last_outputs`) that stack's outputs, and
+  one to a stack the backend does not hold fails as the engine fails it (`unknown stack "org/project/name"`);
 - invokes (`get_*` functions) are recorded in `calls` and answered by the `invoke_results` hook;
 - each registration is recorded as the engine receives it, with its resource options (`registrations`);
 - after a successful run, resources that the program no longer registers are deleted, newest first;
@@ -99,6 +101,8 @@ class Registration:
     delete_before_replace: bool | None
     raw_inputs: dict[str, Any]
     ignore_changes: tuple[str, ...] = ()
+    retain_on_delete: bool = False
+    """The engine forgets the resource when it is deleted or replaced, and never asks its provider to delete it."""
 
     @property
     def inputs(self) -> dict[str, Any]:
@@ -230,6 +234,7 @@ class _RecordingMonitor(mocks.MockMonitor):
             delete_before_replace=request.deleteBeforeReplace if request.deleteBeforeReplaceDefined else None,
             raw_inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
             ignore_changes=tuple(request.ignoreChanges),
+            retain_on_delete=bool(request.retainOnDelete),
         ))
         return super().RegisterResource(request)
 
@@ -277,7 +282,8 @@ class MockEngine:
     - `skipped_providers`: dynamic provider classes not run (a provider that needs a service this machine
       lacks): their resources are stepped like other custom resources, their registrations recorded;
     - `force_new`: per resource type, the properties its provider cannot update (compared on the recorded
-      outputs, which `custom_outputs` may compute as the provider records them).
+      outputs, which `custom_outputs` may compute as the provider records them);
+    - `other_stacks`: {stack name: its outputs}, the other stacks of the backend a StackReference may read.
     After each run, `registrations` holds its registrations by resource name, `calls` its invokes
     (token, args), and `last_outputs` the stack outputs of the last successful update.
     Runs raise `MockEngineRunError` when the program or a provider fails, unless `check=False`.
@@ -295,8 +301,10 @@ class MockEngine:
         invoke_results: InvokeResults | None = None,
         skipped_providers: tuple[type[ResourceProvider], ...] = (),
         force_new: Mapping[str, tuple[str, ...]] | None = None,
+        other_stacks: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.program = program
+        self.other_stacks: dict[str, Mapping[str, Any]] = dict(other_stacks or {})
         self.project = project
         self.stack = stack
         self.config: dict[str, str] = dict(config or {})
@@ -457,13 +465,20 @@ class MockEngine:
         return None if isinstance(provider, self.skipped_providers) else provider
 
     def _step_read(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict]:
-        """A read: only a StackReference to this very stack, which gives its last update's outputs."""
+        """A read: only a StackReference, to this very stack (its last update's outputs) or to `other_stacks`."""
         inputs = engine_view(args.inputs)
-        if args.typ != STACK_REFERENCE or inputs.get("name") != self.stack_name:
-            raise ValueError(f"{args.name}: the harness reads only a StackReference to {self.stack_name}, not "
-                             f"{args.typ} {inputs.get('name', args.resource_id)!r}")
-        return self.stack_name, {"name": self.stack_name, "outputs": dict(self.last_outputs),
-                                 "secretOutputNames": []}
+        name = inputs.get("name")
+        if args.typ != STACK_REFERENCE:
+            raise ValueError(f"{args.name}: the harness reads only StackReferences, not {args.typ} "
+                             f"{inputs.get('name', args.resource_id)!r}")
+        others = {f"{ORGANIZATION}/{self.project}/{stack}": outputs for stack, outputs in self.other_stacks.items()}
+        if name == self.stack_name:
+            outputs = dict(self.last_outputs)
+        elif name in others:
+            outputs = dict(others[name])
+        else:
+            raise ValueError(f'unknown stack "{name}"')
+        return name, {"name": name, "outputs": outputs, "secretOutputNames": []}
 
     def _step_dynamic(
         self, urn: str, args: mocks.MockResourceArgs, provider: ResourceProvider, result: RunResult

@@ -15,6 +15,7 @@ from components.core.oci.names import deployed_models, resource_names
 from components.core.oci.settings import CONFIG_KEYS, OciSettings, load_stack_settings, read_settings
 from components.core.problems import UserError
 from components.core.spec import GroupSpec
+from components.core.stack_settings import LocalSettings, check_settings, config_keys
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -54,6 +55,25 @@ def test_a_minimal_stack_reads_with_defaults() -> None:
     assert settings.smoke.headers.model_version == ("model_version",)
     assert settings.artifact.inline_limit_bytes == 2048 * 1024 * 1024
     assert settings.file == "stacks/Pulumi.dev.yaml"
+
+
+def test_the_release_settings_mean_what_they_mean_on_a_local_stack() -> None:
+    """release, promotesFrom, rollback (on by default) and production: one definition for both targets."""
+    plain = read_settings(stack_values(), "dev")
+    assert (plain.rollback, plain.release, plain.promotes_from, plain.production) == (True, None, None, False)
+    promoting = read_settings(stack_values(release="releases/r.json", promotesFrom="staging", rollback="false",
+                                           production="true"), "prod")
+    assert (promoting.rollback, promoting.release, promoting.promotes_from, promoting.production) == (
+        False, "releases/r.json", "staging", True)
+    local = check_settings(LocalSettings, {"target": "local", "spec": "g.yaml", "release": "releases/r.json",
+                                           "promotesFrom": "staging", "rollback": "false", "production": "true"},
+                           "prod")
+    shared = ("rollback", "release", "promotes_from", "production")
+    assert [getattr(local, name) for name in shared] == [getattr(promoting, name) for name in shared]
+    assert {f"triton-groups:{key}" for key in ("release", "promotesFrom", "rollback", "production")} <= {
+        f"triton-groups:{key}" for key in CONFIG_KEYS} & set(config_keys(LocalSettings))
+    assert problems_of(stack_values(rollback="sometimes")) == [
+        "stacks/Pulumi.dev.yaml: triton-groups:rollback: Input should be a valid boolean, unable to interpret input"]
 
 
 def test_object_values_may_come_as_json_text_and_keys_with_the_namespace() -> None:

@@ -44,7 +44,7 @@ def test_the_concept_has_one_definition(name: str, owner: str) -> None:
 
 def test_both_smoke_transports_infer_by_sending_their_prepared_request_once() -> None:
     from components.core.smoke.oci_transport import OciPredictTransport
-    from components.core.smoke.transport import PreparingTransport
+    from components.core.smoke.transport import SendsPrepared
     from components.core.smoke.triton_transport import TritonTransport
 
-    assert OciPredictTransport.infer is TritonTransport.infer is PreparingTransport.infer
+    assert OciPredictTransport.infer is TritonTransport.infer is SendsPrepared.infer

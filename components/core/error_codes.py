@@ -4,17 +4,14 @@ Scripts and tests match on codes, so a code is a promise: it is listed here befo
 any other when it is made), and tests/test_error_codes.py checks that every listed code is written somewhere in
 the source and that every code the source writes where a Problem takes its code is listed. Codes whose last part
 comes from a library or a closed internal vocabulary (pydantic's
-error types, `source_files.NotUsable` kinds, the validator's field names) belong to an `OPEN_FAMILIES` prefix.
+error types, `source_files.NotUsable` kinds, the validator's field names) belong to an `open_families()` prefix.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import typing
-
-from pydantic_core.core_schema import ErrorType
-
-_PYDANTIC_TYPES = frozenset(typing.get_args(ErrorType))
 
 CODE_SHAPE = re.compile(r"^[a-z]+(\.[a-z0-9_]+)+$")
 """`area.what` (more dots for sub-areas), lower-case words joined by `_`."""
@@ -99,23 +96,24 @@ CODES = frozenset({
     "spec.smoke_input", "spec.smoke_unknown_input", "spec.smoke_unknown_output", "spec.unreadable",
     "spec.version_policy", "spec.versions", "spec.yaml", "spec.yaml_refused",
     # stacks
-    "stacks.no_spec", "stacks.none", "stacks.not_yaml",
+    "stacks.no_spec", "stacks.none", "stacks.not_yaml", "stacks.target",
 })
 
 NOT_USABLE = frozenset({"missing", "broken_link", "unreadable", "not_a_folder", "is_a_folder", "not_a_file",
                         "too_large"})
 """Why `source_files` refuses a path (`NotUsable.code`); `input.<kind>` and `spec.<kind>` name them."""
 
-OPEN_FAMILIES: dict[str, frozenset[str]] = {
-    "spec.": _PYDANTIC_TYPES | NOT_USABLE,
-    "settings.": _PYDANTIC_TYPES,
-    "oci.": _PYDANTIC_TYPES,
-    "input.": NOT_USABLE,
-    "spec.path_": NOT_USABLE,
-}
-"""Prefixes whose last part is another vocabulary's: pydantic's error types for the spec and the stack settings
-(`spec.missing`, `settings.int_parsing`, `oci.extra_forbidden`), and `source_files.NotUsable` kinds
-(`input.too_large`)."""
+
+@functools.cache
+def open_families() -> dict[str, frozenset[str]]:
+    """Prefixes whose last part is another vocabulary's: pydantic's error types for the spec and the stack settings
+    (`spec.missing`, `settings.int_parsing`, `oci.extra_forbidden`), and `source_files.NotUsable` kinds
+    (`input.too_large`). Built on first use: pydantic's schema module costs a command's start-up otherwise."""
+    from pydantic_core.core_schema import ErrorType
+
+    pydantic_types = frozenset(typing.get_args(ErrorType))
+    return {"spec.": pydantic_types | NOT_USABLE, "settings.": pydantic_types, "oci.": pydantic_types,
+            "input.": NOT_USABLE, "spec.path_": NOT_USABLE}
 
 
 def is_known(code: str) -> bool:
@@ -123,4 +121,4 @@ def is_known(code: str) -> bool:
     if not CODE_SHAPE.match(code) or code.split(".", 1)[0] not in AREAS:
         return False
     return code in CODES or any(code.startswith(prefix) and code.removeprefix(prefix) in words
-                                for prefix, words in OPEN_FAMILIES.items())
+                                for prefix, words in open_families().items())

@@ -59,12 +59,16 @@ class FieldDelta:
 
 @dataclass(frozen=True)
 class CaseDelta:
+    """A smoke case of a model: added, removed or changed."""
+
     case: str
     change: str
 
 
 @dataclass(frozen=True)
 class ModelDelta:
+    """A model added, removed or changed, with what changes inside it: files, config fields, smoke cases."""
+
     model: str
     change: str
     files: tuple[FileDelta, ...] = ()
@@ -74,6 +78,8 @@ class ModelDelta:
 
 @dataclass(frozen=True)
 class Replacement:
+    """A resource the update replaces, and what that costs its users (e.g. a new deployment URL)."""
+
     name: str
     type: str
     consequence: str
@@ -81,6 +87,8 @@ class Replacement:
 
 @dataclass(frozen=True)
 class Violation:
+    """A policy pack's finding on a resource: `level` is mandatory or advisory."""
+
     policy: str
     level: str
     resource: str
@@ -89,6 +97,8 @@ class Violation:
 
 @dataclass(frozen=True)
 class PreviewReport:
+    """What one stack's preview would change: the engine's counts, per model deltas, replacements, policies."""
+
     stack: str
     succeeded: bool
     resource_changes: dict[str, int] = field(default_factory=dict)

@@ -40,21 +40,13 @@ class NotUsable(Exception):
         self.detail = detail or reason
 
 
+_KINDS = ((stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
 def kind_of(mode: int) -> str:
     """What a file of `mode` is, in words: "a FIFO (named pipe)", "a character device", ..."""
-    if stat.S_ISREG(mode):
-        return "a regular file"
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISCHR(mode):
-        return "a character device"
-    if stat.S_ISBLK(mode):
-        return "a block device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
+    return next((words for is_kind, words in _KINDS if is_kind(mode)), "not a regular file")
 
 
 def check_kind(path: Path, want: Want = "file") -> os.stat_result:

@@ -4,7 +4,9 @@
 camelCase keys in YAML (Pulumi's convention), snake_case in Python, unknown keys refused, immutable once read.
 `check_settings(model, values, stack, stack_file)` turns a target's config values into its model or one
 UserError listing every problem as `stacks/Pulumi.<stack>.yaml:line: triton-groups:key: message`.
-`LocalSettings` is the local target's model; the OCI target's is `components.core.oci.settings.OciSettings`.
+`StackSettings` holds what every target's stack says alike (the spec, and the release settings: `rollback`,
+`release`, `promotesFrom`, `production`); `LocalSettings` is the local target's model on it, the OCI target's is
+`components.core.oci.settings.OciSettings`.
 Like the rest of the core, nothing here imports Pulumi: the Pulumi layer reads the values and passes them in.
 """
 
@@ -29,9 +31,10 @@ TARGETS = ("local", "oci")
 
 
 class SettingsModel(BaseModel):
-    """camelCase keys in YAML, snake_case in Python; unknown keys refused; immutable once read."""
+    """camelCase keys in YAML, snake_case in Python; unknown keys (a snake_case one too) refused; immutable once
+    read."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel)
 
 
 def stack_file_label(stack: str) -> str:
@@ -114,15 +117,20 @@ def check_settings(model: type[Model], values: Mapping[str, Any], stack: str, *,
         raise UserError(sorted(problems, key=lambda p: (p.line or 0, p.field))) from None
 
 
-class LocalSettings(SettingsModel):
-    """A `target: local` stack: the example group served by a tritonserver on this machine, then smoke-tested."""
+class StackSettings(SettingsModel):
+    """What every target's stack says alike: the spec, and how releases move through it (issue 11)."""
 
-    target: Literal["local"]
     spec: str = Field(min_length=1, description="the group spec, relative to the project")
-    http_port: int | None = Field(None, ge=1, le=65535, description="default: a free port, kept for the server's life")
-    protocol: Literal["http", "grpc"] = Field("http", description="the smoke tests' transport")
-    state_dir: str | None = Field(None, description="default: .triton-groups/local/<stack>")
     rollback: bool = Field(True, description="put the last passing release back when the smoke test fails")
     release: str | None = Field(None, description="the release file this stack promotes")
     promotes_from: str | None = Field(None, description="the stack the release must have passed on")
     production: bool = Field(False, description="the policy pack's rules are mandatory")
+
+
+class LocalSettings(StackSettings):
+    """A `target: local` stack: the example group served by a tritonserver on this machine, then smoke-tested."""
+
+    target: Literal["local"]
+    http_port: int | None = Field(None, ge=1, le=65535, description="default: a free port, kept for the server's life")
+    protocol: Literal["http", "grpc"] = Field("http", description="the smoke tests' transport")
+    state_dir: str | None = Field(None, description="default: .triton-groups/local/<stack>")

@@ -91,6 +91,9 @@ class CatalogModelArgs:
     upload: ArtifactUpload = "inline"
     object_storage: ObjectStorageUpload | None = None
     freeform_tags: Mapping[str, str] | None = None
+    keep_for_rollback: bool = False
+    """Never deleted by the engine (`retain_on_delete`): a rollback may point the deployment back at it; the smoke
+    test deletes it once a newer release has passed (components.core.oci.rollback)."""
 
 
 class CatalogModel(pulumi.ComponentResource):
@@ -128,7 +131,8 @@ class CatalogModel(pulumi.ComponentResource):
             custom_metadata_lists=artifact.apply(lambda a: _metadata(a, args.group_name)),
             freeform_tags=args.freeform_tags,
             opts=pulumi.ResourceOptions(parent=self, replace_on_changes=REPLACING_PROPERTIES,
-                                        ignore_changes=READ_BACK_PROPERTIES if storage is not None else None),
+                                        ignore_changes=READ_BACK_PROPERTIES if storage is not None else None,
+                                        retain_on_delete=args.keep_for_rollback or None),
         )
         self.export = None
         self.ready = [self.model]

@@ -5,6 +5,9 @@ Model was replaced) makes a new group. The group is replaced create-before-delet
 (`delete_before_replace=False`, `replace_on_changes=["memberModelEntries"]`): the new group exists
 first, the deployment (which depends on it) moves to it, and the engine deletes the old group last.
 Every version is linked through one `ModelGroupVersionHistory`, created once and kept.
+With `keep_for_rollback` the group and its catalog models are never deleted by the engine (`retain_on_delete`):
+after a failed smoke test the deployment is pointed back at the previous group, which must still exist; the
+smoke test deletes a superseded group once a newer release has passed (components.core.oci.rollback).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class HeterogeneousModelGroupArgs:
     uploads: Mapping[str, ArtifactUpload] = field(default_factory=dict)
     object_storage: ObjectStorageUpload | None = None
     freeform_tags: Mapping[str, str] | None = None
+    keep_for_rollback: bool = False
 
 
 class HeterogeneousModelGroup(pulumi.ComponentResource):
@@ -79,6 +83,7 @@ class HeterogeneousModelGroup(pulumi.ComponentResource):
                     upload=args.uploads.get(model, "inline"),
                     object_storage=args.object_storage,
                     freeform_tags=args.freeform_tags,
+                    keep_for_rollback=args.keep_for_rollback,
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
@@ -126,6 +131,7 @@ class HeterogeneousModelGroup(pulumi.ComponentResource):
                 depends_on=self.ready,
                 replace_on_changes=["memberModelEntries"],
                 delete_before_replace=False,
+                retain_on_delete=args.keep_for_rollback or None,
             ),
         )
         self.ready = [*self.ready, self.model_group]

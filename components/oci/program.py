@@ -25,6 +25,21 @@ deployment's infrastructure) replaces the deployment instead, and the program sa
 `optionFingerprint` is exported only once the deployment is updated, so a failed update is checked
 again against what is really deployed.
 
+Releases (issue 11, the same code as the local program: components.stacks.promotion). A stack naming a
+release (`triton-groups:release`, `promotesFrom`) is gated before any resource is registered: the spec's files
+and repository sha256 (and a given image's digest) must be the release's, and the release must have passed on
+`promotesFrom`, checked against that stack's `passed_releases` output through a StackReference, which the
+repository (so every catalog model, the group and the deployment) waits for; each artifact's sha256 and a built
+image's digest are checked before a catalog model or the deployment takes them. The stack exports what `release
+create` reads: `group`, `repository_sha256`, `artifacts`, `modelContent`, `image_digest`, `smoke_report`,
+`smoke_passed`, `passed_releases`, and `serving` (the model group or model the smoke test last passed on).
+
+Rollback (`triton-groups:rollback`, on by default): the catalog models and the model group are kept by the
+engine (`retain_on_delete`), and the smoke test is told what this update serves and what passed before
+(`serving` of the last update): a failed smoke test points the deployment back at the previous group before the
+update fails; a later pass deletes the superseded one (components.core.oci.rollback). The smoke test also
+carries `deployment_facts` (the shape's GPU count, components.core.oci.shapes) for the policy pack.
+
 Artifacts. The zips are reproducible, so an artifact whose models' files did not change since the last
 update is, at preview, the one that update recorded: only the changed models' catalog entries show a
 change, and a CI runner without the zips previews no change at all. On `up` the recorded zips are
@@ -43,14 +58,18 @@ import pulumi
 import pulumi_oci as oci
 
 from components.core.content import case_digests, cases_digest
+from components.core.facts import deployment_facts
 from components.core.oci.command import container_entrypoint, container_environment, triton_command
 from components.core.oci.dockerfile import backends_for, render_dockerfile
 from components.core.oci.group import default_versions
 from components.core.oci.iam import policy_compartment, policy_name, policy_statements
 from components.core.oci.names import ResourceNames, resource_names
+from components.core.oci.rollback import Target, rollback_input
 from components.core.oci.settings import OciSettings
+from components.core.oci.shapes import SHAPE_GPUS
 from components.core.oci.updates import option_fingerprint
 from components.core.package import REPOSITORY_ARTIFACT, plan_content
+from components.core.release import Built, ReleaseArtifact
 from components.core.render import config_dicts
 from components.core.spec import GroupSpec
 from components.oci.catalog import CatalogModel, CatalogModelArgs, ObjectStorageUpload
@@ -70,6 +89,14 @@ from components.providers.diffing import CONTENT_OUTPUT, log_model_changes, prev
 from components.providers.paths import portable_path, project_root, resolve_path
 from components.providers.repository import TritonModelRepository, TritonModelRepositoryArgs, ensure_artifacts
 from components.providers.smoke_test import InferenceSmokeTest, InferenceSmokeTestArgs
+from components.stacks.promotion import (
+    PASSED_RELEASES_OUTPUT,
+    Promotion,
+    checked_on_source_stack,
+    gate_promotion,
+    passed_releases,
+    promotion_from,
+)
 
 
 def deploy_oci(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
@@ -80,20 +107,31 @@ def deploy_oci(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
     """
     checked = check_stack(config)
     settings, spec = checked.settings, checked.spec
+    out_dir = f".triton-groups/artifacts/{pulumi.get_stack()}/repository"
+    content, repository_sha256 = plan_content(checked.plan, resolve_path(out_dir))
+    promotion = promotion_from(settings.release, settings.promotes_from, project_root())
+    spec_input: pulumi.Input[str] = portable_path(settings.spec)
+    if promotion is not None:
+        gate_promotion(promotion, Built(spec.name, content, repository_sha256, image_digest=settings.image.digest))
+        spec_input = checked_on_source_stack(promotion).apply(lambda _: portable_path(settings.spec))
     names = resource_names(settings, spec)
     tags = settings.freeform_tags or None
     previous = previous_outputs()
     project_id = _project_id(settings, names, tags)
     image = _image(settings, spec, checked.models, config)
-    out_dir = f".triton-groups/artifacts/{pulumi.get_stack()}/repository"
-    content, _ = plan_content(checked.plan, resolve_path(out_dir))
+    image_digest = image.image_digest if promotion is None else image.image_digest.apply(
+        lambda digest: _promoted_image(promotion, spec.name, content, repository_sha256, digest))
     repository = TritonModelRepository(
-        "repository", TritonModelRepositoryArgs(spec_path=portable_path(settings.spec), content=content,
+        "repository", TritonModelRepositoryArgs(spec_path=spec_input, content=content,
                                                 out_dir=out_dir, layout=settings.layout,
                                                 configs=config_dicts(checked.plan), descriptors=checked.descriptors)
     )
     artifact_names = [REPOSITORY_ARTIFACT] if settings.layout == "single" else checked.models
     artifacts, ready = _artifacts(repository, previous, settings, artifact_names)
+    if promotion is not None:
+        artifacts = {name: artifact.apply(lambda built, p=promotion: _promoted_artifact(p, spec.name, content,
+                                                                                       repository_sha256, built))
+                     for name, artifact in artifacts.items()}
     model_identity = repository.content.apply(lambda content: content_identity(content, checked.models))
     fingerprint = model_identity.apply(lambda identity: option_fingerprint(settings, spec, model_identity=identity))
     checked_fingerprint = pulumi.Output.all(previous, fingerprint).apply(
@@ -116,7 +154,7 @@ def deploy_oci(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
             display_name=names.deployment,
             description=settings.deployment.description or spec.description,
             image_name=image.image_name,
-            image_digest=image.image_digest,
+            image_digest=image_digest,
             entrypoint=container_entrypoint(settings),
             command=triton_command(spec, settings),
             environment=container_environment(settings),
@@ -130,6 +168,7 @@ def deploy_oci(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
         opts=pulumi.ResourceOptions(
             depends_on=checked_fingerprint.apply(lambda _: [*served, *([policy] if policy else [])])),
     )
+    shape = settings.deployment.shape.instance_shape_name
     smoke = InferenceSmokeTest(
         "smoke",
         InferenceSmokeTestArgs(
@@ -143,22 +182,63 @@ def deploy_oci(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
             transport_options=deployment.model_deployment_id.apply(
                 lambda deployment_id: smoke_transport_options(settings, deployment_id, default_versions(spec))
             ),
+            deployment_facts=deployment_facts(checked.plan, "oci", shape, SHAPE_GPUS.get(shape)),
+            rollback=pulumi.Output.all(_serves(target, outputs), previous).apply(
+                lambda pair: rollback_input(pair[0], Target.from_json(pair[1].get(SERVING_OUTPUT)), settings.smoke))
+            if settings.rollback else None,
         ),
         opts=pulumi.ResourceOptions(depends_on=[deployment]),
     )
+    smoke_passed = pulumi.Output.all(repository_sha256=smoke.repository_sha256, cases_sha256=smoke.cases_sha256,
+                                     passed_at=smoke.passed_at)
     return {
         **outputs,
+        "group": spec.name,
+        "release": promotion.release_file if promotion else None,
         "endpoint": deployment.model_deployment_url,
         "modelDeploymentId": deployment.model_deployment_id,
-        "image": pulumi.Output.concat(image.image_name, "@", image.image_digest),
-        "repositorySha256": repository.repository_sha256,
+        "image": pulumi.Output.concat(image.image_name, "@", image_digest),
+        "image_digest": image_digest,
+        "repository_sha256": repository.repository_sha256,
         ARTIFACTS_OUTPUT: ready,
         CONTENT_OUTPUT: repository.content,
         FINGERPRINT_OUTPUT: pulumi.Output.all(checked_fingerprint, deployment.model_deployment_id).apply(
             lambda pair: pair[0]
         ),
         "smoke_summary": smoke.summary,
+        "smoke_report": smoke.report,
+        "smoke_passed": smoke_passed,
+        PASSED_RELEASES_OUTPUT: pulumi.Output.all(previous, smoke_passed).apply(lambda pair: passed_releases(*pair)),
+        SERVING_OUTPUT: smoke.serving,
     }
+
+
+SERVING_OUTPUT = "serving"
+"""The stack output naming what the deployment serves since its smoke test last passed (`Target.to_json`): the
+next update's rollback target, kept until a newer release passes."""
+
+
+def _serves(target: Mapping[str, pulumi.Input[str]], outputs: Mapping[str, pulumi.Input[Any]]) -> pulumi.Output[Target]:
+    """What this update points the deployment at: its model group and the group's catalog models, or its model."""
+    if "model_group_id" in target:
+        return pulumi.Output.all(target["model_group_id"], outputs["modelGroupMembers"]).apply(
+            lambda pair: Target("model_group", pair[0], tuple(sorted(pair[1].values()))))
+    return pulumi.Output.from_input(target["model_id"]).apply(lambda model_id: Target("model", model_id))
+
+
+def _promoted_image(promotion: Promotion, group: str, content: Any, repository_sha256: str, digest: str) -> str:
+    """The image digest, once it is the release's (a built image is known only after its push)."""
+    gate_promotion(promotion, Built(group, content, repository_sha256, image_digest=digest))
+    return digest
+
+
+def _promoted_artifact(promotion: Promotion, group: str, content: Any, repository_sha256: str,
+                       artifact: dict[str, Any]) -> dict[str, Any]:
+    """The artifact, once its sha256 is the release's for this layout: no catalog model takes another."""
+    built = ReleaseArtifact(str(artifact.get("layout", "")), str(artifact["name"]), str(artifact["sha256"]),
+                            int(artifact["size"]), tuple(artifact.get("models") or ()))
+    gate_promotion(promotion, Built(group, content, repository_sha256, artifacts=(built,)))
+    return artifact
 
 
 Served = tuple[list[pulumi.Resource], dict[str, pulumi.Input[str]], dict[str, pulumi.Input[Any]]]
@@ -184,6 +264,7 @@ def _serve_repository(
             upload=checked.uploads[REPOSITORY_ARTIFACT],
             object_storage=storage,
             freeform_tags=tags,
+            keep_for_rollback=checked.settings.rollback,
         ),
     )
     return catalog.ready, {"model_id": catalog.model_id}, {}
@@ -210,6 +291,7 @@ def _serve_group(
             uploads={name: checked.uploads[name] for name in checked.models},
             object_storage=storage,
             freeform_tags=tags,
+            keep_for_rollback=checked.settings.rollback,
         ),
     )
     outputs = {"modelGroupId": group.model_group_id, "modelGroupMembers": group.members}

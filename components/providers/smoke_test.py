@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 from pulumi.dynamic import (
@@ -25,6 +25,9 @@ from pulumi.dynamic import (
 )
 
 from components.core.problems import UserError
+
+if TYPE_CHECKING:
+    from components.core.oci.rollback import DeploymentClient, DeploymentRollback
 from components.core.runtime.deployment import smoke_step
 from components.core.smoke.transport import Transport
 from components.core.spec import load_spec
@@ -50,7 +53,7 @@ def _triton_grpc(endpoint: str, options: Mapping[str, str]) -> Transport:
 
 
 def _oci_predict(endpoint: str, options: Mapping[str, str]) -> Transport:
-    from components.oci.smoke_transport import oci_transport
+    from components.core.smoke.oci_options import oci_transport
 
     return oci_transport(endpoint, options)
 
@@ -69,17 +72,47 @@ class SmokeTestFailed(DeploymentError):
 def run_smoke_test(props: Mapping[str, Any]) -> dict[str, Any]:
     """Run the cases named by `props` (the resource's inputs); return the outputs, or raise SmokeTestFailed."""
     spec = load_spec(resolve_path(props["spec_path"]))
-    report = smoke_step(spec, TRANSPORTS[props["transport"]](props["endpoint"], props.get("transport_options") or {}))
     rollback = props.get("rollback")
+    oci = oci_rollback(rollback, props)
+    client = DEPLOYMENT_CLIENTS["oci"](oci.auth) if oci is not None else None
+    if oci is not None and client is not None:
+        oci.before_test(client)
+    report = smoke_step(spec, TRANSPORTS[props["transport"]](props["endpoint"], props.get("transport_options") or {}))
     if not report.passed:
+        if oci is not None and client is not None:
+            raise SmokeTestFailed(report.summary() + oci.after_failure(client))
         raise SmokeTestFailed(report.summary() + (roll_back_local(rollback["state_dir"]) if rollback else ""))
     passed_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    if rollback:
+    serving = None
+    if oci is not None and client is not None:
+        serving = oci.after_pass(client, props["repository_sha256"], passed_at)[0].to_json()
+    elif rollback:
         from components.core.runtime.passed import keep_passed
 
         artifacts = [resolve_path(artifact["path"]) for artifact in props.get("artifacts") or []]
         keep_passed(resolve_path(rollback["state_dir"]), artifacts, props["repository_sha256"], passed_at)
-    return {**props, "passed": True, "passed_at": passed_at, "summary": report.summary(), "report": report.to_json()}
+    return {**props, "passed": True, "passed_at": passed_at, "summary": report.summary(), "report": report.to_json(),
+            "serving": serving}
+
+
+def oci_rollback(rollback: Mapping[str, Any] | None, props: Mapping[str, Any]) -> DeploymentRollback | None:
+    """The OCI rollback the inputs describe (`rollback.oci`), or None (a local rollback, or none)."""
+    from components.core.oci.rollback import DeploymentRollback
+
+    described = (rollback or {}).get("oci")
+    return DeploymentRollback.from_json(described, str(props["deployment_id"])) if described else None
+
+
+def _data_science(auth: Mapping[str, Any]) -> DeploymentClient:
+    from components.core.oci.rollback import data_science_client
+    from components.core.oci.settings import OciSmokeSettings
+
+    return data_science_client(OciSmokeSettings.model_validate(dict(auth)))
+
+
+DEPLOYMENT_CLIENTS: dict[str, Callable[[Mapping[str, Any]], DeploymentClient]] = {"oci": _data_science}
+"""Target kind -> the client a rollback re-points its deployments with, from the smoke settings' auth (a recording fake
+in tests)."""
 
 
 def roll_back_local(state_dir: str) -> str:
@@ -135,9 +168,12 @@ class InferenceSmokeTestArgs:
     """Identifies the serving process or deployment (a pid, an OCID): a new one runs the test again."""
     transport_options: pulumi.Input[Mapping[str, str]] = field(default_factory=dict)
     """Non-secret settings for the transport's factory (e.g. an OCI config profile name)."""
-    rollback: Mapping[str, str] | None = None
+    rollback: pulumi.Input[Mapping[str, Any]] | None = None
     """{"state_dir": ...} of a local server: a passing run keeps its artifacts there, a failing run puts the server
-    back on them before the update fails (components.core.runtime.passed). None: no rollback."""
+    back on them before the update fails (components.core.runtime.passed). {"oci": ...} of an OCI deployment
+    (`components.core.oci.rollback.rollback_input`): before the cases the deployment is pointed at
+    what this update serves, a failing run points it back at what passed before, a passing run deletes that
+    superseded target and records `serving`. None: no rollback."""
     artifacts: pulumi.Input[list[dict[str, Any]]] | None = None
     """The repository's `artifacts` output: what a passing run keeps for a rollback."""
     deployment_facts: pulumi.Input[Mapping[str, Any]] | None = None
@@ -156,6 +192,8 @@ class InferenceSmokeTest(Resource, module="triton", name="InferenceSmokeTest"):
     """When the cases last passed (UTC, ISO 8601): a failed run leaves the last passing record in place."""
     summary: pulumi.Output[str]
     report: pulumi.Output[dict[str, Any]]
+    serving: pulumi.Output[dict[str, Any] | None]
+    """On OCI with a rollback: the target the cases last passed on (`Target.to_json`), the next update's rollback."""
 
     def __init__(
         self, resource_name: str, args: InferenceSmokeTestArgs, opts: pulumi.ResourceOptions | None = None
@@ -176,5 +214,6 @@ class InferenceSmokeTest(Resource, module="triton", name="InferenceSmokeTest"):
             "passed_at": None,
             "summary": None,
             "report": None,
+            "serving": None,
         }
         super().__init__(InferenceSmokeTestProvider(), resource_name, props, opts)

@@ -11,12 +11,12 @@ import argparse
 import json
 from typing import Any
 
-from components.core.preview_report import PreviewReport
-from components.providers.paths import project_root
-from components.stacks.pulumi_cli import preview_events
-
 
 def _preview_report(args: argparse.Namespace) -> int:
+    from components.core.preview_report import PreviewReport  # the handler's imports: other commands skip them
+    from components.providers.paths import project_root
+    from components.stacks.pulumi_cli import preview_events
+
     extra = [arg for pack in args.policy_pack or [] for arg in ("--policy-pack", pack)]
     events, _ = preview_events(project_root(), args.stack, extra)
     report = PreviewReport.from_events(args.stack, events)

@@ -7,6 +7,7 @@
 - `status [--json]` lists every stack of the project: the repository it serves, the release file of that
   repository (from `releases/`), and the stack that release passed on.
 Run them in the project folder (or below it), with the backend and passphrase `pulumi` itself would use.
+Each handler imports what it uses, so registering the commands costs the CLI's other commands nothing.
 """
 
 from __future__ import annotations
@@ -14,17 +15,19 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from components.core.problems import UserError
-from components.core.release import Release, load_release
-from components.providers.paths import project_root
-from components.stacks.pulumi_cli import project_name, stack_history, stack_names, stack_outputs
+if TYPE_CHECKING:
+    from components.core.release import Release
 
 RELEASES_DIR = "releases"
 
 
 def _create(args: argparse.Namespace) -> int:
+    from components.core.release import Release
+    from components.providers.paths import project_root
+    from components.stacks.pulumi_cli import project_name, stack_history, stack_outputs
+
     project = project_root()
     outputs = stack_outputs(project, args.from_stack)
     history = stack_history(project, args.from_stack)
@@ -37,6 +40,8 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    from components.core.release import load_release
+
     release = load_release(Path(args.file))
     print(json.dumps(release.to_json(), indent=2, sort_keys=True) if args.json else release.describe())
     return 0
@@ -44,6 +49,9 @@ def _show(args: argparse.Namespace) -> int:
 
 def _known_releases(project: Path) -> dict[str, tuple[str, Release]]:
     """{repository sha256: (file, release)} for the readable release files under `releases/`."""
+    from components.core.problems import UserError
+    from components.core.release import load_release
+
     known: dict[str, tuple[str, Release]] = {}
     for path in sorted((project / RELEASES_DIR).glob("*.json")):
         try:
@@ -55,6 +63,9 @@ def _known_releases(project: Path) -> dict[str, tuple[str, Release]]:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from components.providers.paths import project_root
+    from components.stacks.pulumi_cli import stack_names, stack_outputs
+
     project = project_root()
     known = _known_releases(project)
     rows: list[dict[str, Any]] = []

@@ -1,7 +1,8 @@
 """The stack files in `stacks/` (Pulumi.<stack>.yaml), read without the engine: which spec each stack deploys.
 
-`triton-groups validate-stacks` validates the spec of every stack the project has, once per spec, so that CI
-refuses a pull request whose group would fail in some environment before any preview runs.
+`triton-groups validate-stacks` checks every stack file with its target's settings model (`stack_settings`:
+`LocalSettings` or `OciSettings`) and validates the spec of every stack the project has, once per spec, so that
+CI refuses a pull request whose stack or group would fail in some environment before any preview runs.
 """
 
 from __future__ import annotations
@@ -39,6 +40,27 @@ def stack_specs(stacks_dir: Path) -> dict[str, str]:
     return found
 
 
+def stack_settings(stack_file: Path) -> Any:
+    """The stack file's settings, read with its target's model (`LocalSettings` or `OciSettings`); UserError
+    naming the file, the line and the key otherwise."""
+    import yaml
+
+    from components.core.oci.settings import load_stack_settings
+    from components.core.stack_settings import LocalSettings, check_settings, stack_file_label
+
+    stack = stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    document = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}
+    config = (document.get("config") or {}) if isinstance(document, dict) else {}
+    target = config.get(f"{NAMESPACE}:target")
+    if target == "oci":
+        return load_stack_settings(stack_file)
+    if target == "local":
+        values = {key: value for key, value in config.items() if key.startswith(f"{NAMESPACE}:")}
+        return check_settings(LocalSettings, values, stack, stack_file=stack_file)
+    raise UserError(Problem(stack_file_label(stack), f"{NAMESPACE}:target", f"is {target!r}; set it to local or "
+                            "oci", "stacks.target"))
+
+
 def _validate_stacks(args: argparse.Namespace) -> int:
     from components.core.plan import load_plan
     from components.core.validate import validate_plan
@@ -48,6 +70,13 @@ def _validate_stacks(args: argparse.Namespace) -> int:
     if not stacks:
         raise UserError(Problem(args.stacks_dir, "", f"holds no stack file ({STACK_FILE_GLOB})", "stacks.none"))
     failed = 0
+    for stack_file in stacks:
+        try:
+            stack_settings(project / stack_file)
+        except UserError as exc:
+            failed += 1
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
     results: dict[str, list[Problem]] = {}
     for stack_file, spec in stacks.items():
         if spec not in results:

@@ -32,7 +32,6 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import (
     BeforeValidator,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationError,
@@ -45,8 +44,15 @@ from pydantic_core import PydanticCustomError
 from components._internal.yaml_lines import line_of
 from components.core.package import Layout
 from components.core.problems import Problem, Severity, UserError
-from components.core.stack_settings import CONFIG_NAMESPACE, config_field, decoded, stack_file_label, stack_lines
-from components.core.stack_settings import SettingsModel as BaseSettingsModel
+from components.core.stack_settings import (
+    CONFIG_NAMESPACE,
+    SettingsModel,
+    StackSettings,
+    config_field,
+    decoded,
+    stack_file_label,
+    stack_lines,
+)
 
 DEFAULT_TOKEN_CONFIG_KEY = "ocirToken"
 TRITON_HTTP_PORT = 8000
@@ -78,13 +84,6 @@ def _header_names(value: Any) -> Any:
 
 
 HeaderNames = Annotated[tuple[str, ...], BeforeValidator(_header_names)]
-
-
-class SettingsModel(BaseSettingsModel):
-    """The targets' shared base (camelCase keys, unknown keys refused, immutable), taking each key in its camelCase
-    spelling only: a snake_case key is refused as unknown."""
-
-    model_config = ConfigDict(populate_by_name=False)
 
 
 class ProjectSettings(SettingsModel):
@@ -338,11 +337,11 @@ class ArtifactSettings(SettingsModel):
         return self.inline_limit_mib * 1024 * 1024
 
 
-class OciSettings(SettingsModel):
-    """Everything a `target: oci` stack says; read it with `read_settings` and check it with `preflight`."""
+class OciSettings(StackSettings):
+    """Everything a `target: oci` stack says (the spec and the release settings of `StackSettings`, then OCI's);
+    read it with `read_settings` and check it with `preflight`."""
 
     target: Literal["oci"]
-    spec: str = Field(min_length=1, description="the group spec, relative to the project folder")
     compartment_id: str = Field(min_length=1)
     project_id: str | None = None
     project: ProjectSettings | None = Field(None, validate_default=True)

@@ -30,7 +30,7 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 from components.core.oci.settings import OciSmokeSettings, SmokeHeaders
-from components.core.smoke.transport import PreparingTransport, Tensor, TransportError
+from components.core.smoke.transport import SendsPrepared, Tensor, TransportError
 
 ACTIVE = "ACTIVE"
 WAITING_STATES = frozenset({"CREATING", "UPDATING"})
@@ -81,7 +81,7 @@ def signer_factory(smoke: OciSmokeSettings) -> SignerFactory:
     return ApiKeySigner(smoke.config_file, smoke.profile)
 
 
-class OciPredictTransport(PreparingTransport):
+class OciPredictTransport(SendsPrepared):
     """Sends smoke requests to an OCI model deployment's /predict endpoint. Safe to use from several threads.
 
     `endpoint` is the deployment's `model_deployment_url`. `deployment_state` is polled by `wait_ready`.

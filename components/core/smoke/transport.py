@@ -71,8 +71,7 @@ class PreparedRequest(Protocol):
 
 
 class PreparingTransport(Transport, Protocol):
-    """A Transport that can build a request once, so that sending it again costs only the request. A transport that
-    subclasses it gets `infer` as its prepared request sent once."""
+    """A Transport that can build a request once, so that sending it again costs only the request."""
 
     def prepare(
         self, model: str, inputs: Sequence[Tensor], outputs: Sequence[str], version: int | None = None
@@ -80,10 +79,19 @@ class PreparingTransport(Transport, Protocol):
         """Build the request (may raise TransportError when an input cannot be sent); safe to send from any thread."""
         ...
 
+
+class SendsPrepared:
+    """Base of the transports that build requests with `prepare`: one `infer` is one prepared request, sent once."""
+
+    def prepare(
+        self, model: str, inputs: Sequence[Tensor], outputs: Sequence[str], version: int | None = None
+    ) -> PreparedRequest:
+        raise NotImplementedError
+
     def infer(
         self, model: str, inputs: Sequence[Tensor], outputs: Sequence[str], version: int | None = None
     ) -> dict[str, np.ndarray]:
-        """The request `prepare` builds, sent once; the requested outputs present in the answer."""
+        """Prepare the request and send it once; return the requested outputs present in the answer."""
         return self.prepare(model, inputs, outputs, version).send()
 
 

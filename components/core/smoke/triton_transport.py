@@ -27,7 +27,7 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 from components.core.problems import Problem, UserError
-from components.core.smoke.transport import PreparingTransport, Tensor, TransportError
+from components.core.smoke.transport import SendsPrepared, Tensor, TransportError
 
 Protocol = Literal["http", "grpc"]
 PROTOCOLS: tuple[Protocol, ...] = ("http", "grpc")
@@ -52,7 +52,7 @@ NO_ANSWER = (InferenceServerException, OSError, HTTPException)
 Result = TypeVar("Result")
 
 
-class TritonTransport(PreparingTransport):
+class TritonTransport(SendsPrepared):
     """Sends smoke requests to a Triton server over HTTP (default) or gRPC. Safe to use from several threads."""
 
     def __init__(self, url: str, protocol: Protocol | None = None, *, request_timeout_s: float = 60.0,

@@ -28,7 +28,6 @@ from pathlib import Path
 from components._internal.schemas import mc
 from components.core.plan import CONFIG_NAME, RepositoryPlan
 from components.core.problems import Problem
-from components.core.runtime.shim import shim_config, shim_runtime
 from components.core.triton import is_ensemble
 
 Kind = mc.ModelInstanceGroup.Kind
@@ -64,6 +63,8 @@ def local_gpu_count(proc_gpus: Path = NVIDIA_GPUS) -> int:
 def local_gpu_problems(plan: RepositoryPlan, gpu_count: int | None = None) -> list[Problem]:
     """`check_gpu_ids` for the local target: the configs as the local server runs them, against this machine's GPUs
     (or `gpu_count`)."""
+    from components.core.runtime.shim import shim_config, shim_runtime  # the runtime only when the target is local
+
     served = {}
     for name, model in plan.models.items():
         if model.config is not None:

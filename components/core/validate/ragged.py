@@ -24,10 +24,6 @@ from components._internal.schemas import mc
 from components.core.triton import is_ensemble
 from components.core.validate.report import Findings, type_name
 
-BATCH_INPUT_KINDS = frozenset(mc.BatchInput.Kind.values())
-"""Every batch input kind of the schema; each derives its tensor from exactly one source input."""
-BATCH_OUTPUT_KINDS = frozenset(mc.BatchOutput.Kind.values())
-"""Every batch output kind of the schema (BATCH_SCATTER_WITH_INPUT_SHAPE); each takes exactly one source input."""
 BATCH_INPUT_TYPES = (mc.TYPE_INT32, mc.TYPE_FP32)
 SOURCES_PER_KIND = 1
 
@@ -43,24 +39,14 @@ def check_batch_io(config: mc.ModelConfig, found: Findings) -> None:
     outputs = {tensor.name for tensor in config.output}
     targets: Counter[str] = Counter(name for entry in config.batch_input for name in entry.target_name)
     for index, entry in enumerate(config.batch_input):
-        where = batch_field("batch_input", index, entry)
-        kind = _kind_name(mc.BatchInput.Kind, entry.kind)
-        if entry.kind not in BATCH_INPUT_KINDS:
-            found.error(f"{where}.kind", f"unknown batch input kind {kind}; use one of "
-                        f"{', '.join(mc.BatchInput.Kind.keys())}", "config.batch_input")
-        _check_sources("batch input", where, kind, list(entry.source_input), inputs, found)
+        where = _check_entry("batch_input", index, entry, mc.BatchInput.Kind, inputs, found)
         if entry.data_type not in BATCH_INPUT_TYPES:
             found.error(f"{where}.data_type", f"batch input data type is {type_name(entry.data_type)}; it must be "
                         "TYPE_INT32 or TYPE_FP32", "config.batch_input")
         _check_input_targets(where, list(entry.target_name), inputs, outputs, targets, found)
     scattered: Counter[str] = Counter()
     for index, entry in enumerate(config.batch_output):
-        where = batch_field("batch_output", index, entry)
-        kind = _kind_name(mc.BatchOutput.Kind, entry.kind)
-        if entry.kind not in BATCH_OUTPUT_KINDS:
-            found.error(f"{where}.kind", f"unknown batch output kind {kind}; use "
-                        f"{', '.join(mc.BatchOutput.Kind.keys())}", "config.batch_output")
-        _check_sources("batch output", where, kind, list(entry.source_input), inputs, found)
+        where = _check_entry("batch_output", index, entry, mc.BatchOutput.Kind, inputs, found)
         _check_output_targets(where, list(entry.target_name), outputs, found)
         scattered.update(set(entry.target_name))
     for name in sorted(n for n, count in scattered.items() if count > 1):
@@ -72,8 +58,17 @@ def check_batch_io(config: mc.ModelConfig, found: Findings) -> None:
                       "config.batch_io_ensemble")
 
 
-def _kind_name(kinds: EnumTypeWrapper, value: int) -> str:
-    return kinds.Name(value) if value in kinds.values() else str(value)
+def _check_entry(field: str, index: int, entry: mc.BatchInput | mc.BatchOutput, kinds: EnumTypeWrapper,
+                 inputs: set[str], found: Findings) -> str:
+    """Check a batch_input or batch_output entry's kind and source input; return where it is, for messages."""
+    where = batch_field(field, index, entry)
+    what = field.replace("_", " ")
+    kind = kinds.Name(entry.kind) if entry.kind in kinds.values() else str(entry.kind)
+    if entry.kind not in kinds.values():
+        found.error(f"{where}.kind", f"unknown {what} kind {kind}; use one of {', '.join(kinds.keys())}",
+                    f"config.{field}")
+    _check_sources(what, where, kind, list(entry.source_input), inputs, found)
+    return where
 
 
 def _check_sources(what: str, where: str, kind: str, sources: list[str], inputs: set[str], found: Findings) -> None:

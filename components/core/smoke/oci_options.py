@@ -5,17 +5,17 @@ which deployment to poll until ACTIVE (`deployment_id`), the routing header name
 `SmokeHeaders`), the wire format (`wire_format`), the version each model serves by default (`versions`,
 JSON) and the timeouts. Keys and passphrases are read from the OCI config file only when a request
 is signed or the deployment polled, in the provider's process; nothing secret is an option, so nothing
-secret reaches the state. This module imports no Pulumi: the dynamic provider's process imports it.
+secret reaches the state. It lives in the core (no Pulumi) because the dynamic provider's process imports it.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from components.core.oci.rollback import data_science_client
 from components.core.oci.settings import OciSmokeSettings, SmokeHeaders
 from components.core.smoke.oci_transport import OciPredictTransport, signer_factory
 
@@ -32,14 +32,7 @@ class DeploymentStateReader:
         return str(deployment.lifecycle_state), deployment.lifecycle_details
 
     def _client(self) -> Any:
-        import oci.config
-        import oci.data_science
-
-        if self.smoke.auth == "resource_principal":
-            signer = signer_factory(self.smoke)()
-            return oci.data_science.DataScienceClient({"region": signer.region}, signer=signer)  # type: ignore[attr-defined]
-        config = oci.config.from_file(os.path.expanduser(self.smoke.config_file), self.smoke.profile)
-        return oci.data_science.DataScienceClient(config)
+        return data_science_client(self.smoke)
 
 
 def smoke_settings(options: Mapping[str, str]) -> OciSmokeSettings:
