@@ -206,7 +206,8 @@ def _junit(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from components.core.runtime import LocalServer, default_state_dir, group_name
+    from components.core.plan import group_name
+    from components.core.runtime import LocalServer, default_state_dir
 
     plan = _valid_plan(args.source, "served")
     state_dir = Path(args.state_dir) if args.state_dir else default_state_dir(group_name(plan))

@@ -148,3 +148,20 @@ def test_the_model_on_the_inline_route_keeps_its_read_back_fields_compared(
     assert registrations and all(model.ignore_changes == () for model in registrations)
     assert harness.registered(STORAGE_OBJECT) == []
     assert harness.refresh(harness.read_back).updated == [], "what HeadModelArtifact gives is what was uploaded"
+
+
+def test_the_descriptor_each_model_is_created_with_is_written_before_it_and_again_on_a_fresh_runner(
+    project: tuple[Path, OciCredentials],
+) -> None:
+    harness = large_harness(project)
+    harness.up()
+    model = harness.resource("group-preprocess-model").inputs
+    descriptor = project[0] / model["modelArtifact"]
+    assert descriptor.name.endswith(".descriptor.zip")
+    assert model["artifactContentLength"] == str(descriptor.stat().st_size)
+    shutil.rmtree(project[0] / ".triton-groups")  # a fresh CI runner
+
+    update = harness.up()
+
+    assert "group-preprocess-model" in update.unchanged
+    assert model["artifactContentLength"] == str(descriptor.stat().st_size)

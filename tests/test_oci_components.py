@@ -19,6 +19,7 @@ from components.oci.catalog import CatalogModel, CatalogModelArgs, ObjectStorage
 from components.oci.deployment import TritonModelDeployment, TritonModelDeploymentArgs
 from components.oci.image import ExistingImage, ImageBuild, TritonImage, TritonImageArgs
 from components.oci.model_group import HeterogeneousModelGroup, HeterogeneousModelGroupArgs, membership_label
+from components.providers.repository import write_descriptors
 
 DIGEST = "sha256:" + "ab" * 32
 MODEL = "oci:DataScience/model:Model"
@@ -132,7 +133,8 @@ def test_a_catalog_model_uploads_its_zip_inline_and_records_what_it_holds(tmp_pa
 
 
 def test_a_large_catalog_model_goes_through_object_storage(tmp_path: Path) -> None:
-    given = artifact(tmp_path, "repository", ["a", "b"])
+    (tmp_path / "artifacts").mkdir()
+    given = artifact(tmp_path / "artifacts", "repository", ["a", "b"])
     storage = ObjectStorageUpload(bucket="artifacts", namespace=NAMESPACE, region="us-ashburn-1")
 
     def program() -> None:
@@ -145,14 +147,17 @@ def test_a_large_catalog_model_goes_through_object_storage(tmp_path: Path) -> No
     uploaded = harness.one("oci:ObjectStorage/storageObject:StorageObject")
     object_name = f"triton-groups/repository-{given['sha256']}.zip"
     assert uploaded.inputs == {"bucket": "artifacts", "namespace": NAMESPACE, "object": object_name,
-                               "source": "repository.zip", "contentType": "application/zip",
+                               "source": "artifacts/repository.zip", "contentType": "application/zip",
                                "metadata": {"triton-groups-sha256": given["sha256"]}}
     assert (uploaded.ignore_changes, uploaded.replace_on_changes, uploaded.delete_before_replace) == (
         ("source",), ("object",), True)
     model = harness.one(MODEL)
-    descriptor = Path(model.inputs["modelArtifact"])
-    assert descriptor.name == f"repository-{given['sha256'][:16]}.descriptor.zip"
+    descriptor = tmp_path / "artifacts" / f"repository-{given['sha256'][:16]}.descriptor.zip"
+    assert model.inputs["modelArtifact"] == str(descriptor)
     assert set(model.ignore_changes) == {"artifactContentLength", "artifactContentDisposition"}
+    assert sorted(path.name for path in (tmp_path / "artifacts").iterdir()) == ["repository.zip"], (
+        "the component writes nothing: the repository provider writes the descriptor")
+    write_descriptors([given], {"repository": storage.route})
     assert model.inputs["artifactContentLength"] == str(descriptor.stat().st_size)
     with zipfile.ZipFile(descriptor) as archive:
         assert json.loads(archive.read("triton-groups-artifact.json")) == {

@@ -25,10 +25,9 @@ from oci_stack_harness import (
 )
 from pulumi.runtime import rpc
 
-from components.core.oci.command import container_entrypoint, triton_command
+from components.core.oci.command import LAYOUT_SCRIPT
 from components.core.oci.settings import load_stack_settings
 from components.core.smoke.oci_transport import OciPredictTransport
-from components.core.spec import load_spec
 from components.providers.smoke_test import TRANSPORTS
 
 MODEL = "oci:DataScience/model:Model"
@@ -75,7 +74,6 @@ def test_the_dev_stack_deploys_a_heterogeneous_group_of_every_model(project: tup
 
 def test_the_deployment_runs_triton_from_the_digest_pinned_image(project: tuple[Path, OciCredentials]) -> None:
     harness = deployed(project)
-    settings = load_stack_settings(project[0] / "stacks" / "Pulumi.dev.yaml")
 
     deployment = harness.one(MODEL_DEPLOYMENT).inputs
     configuration = deployment["modelDeploymentConfigurationDetails"]
@@ -84,15 +82,13 @@ def test_the_deployment_runs_triton_from_the_digest_pinned_image(project: tuple[
         "image": "iad.ocir.io/exampletenancy/triton/vision-server:24.08",
         "imageDigest": DIGEST,
         "environmentVariables": {"CONTAINER_TYPE": "TRITON"},
-        "entrypoints": container_entrypoint(settings),
-        "cmds": triton_command(load_spec(project[0] / settings.spec), settings),
+        "entrypoints": ["/bin/sh", "-c", LAYOUT_SCRIPT, "triton-groups-layout", "/opt/ds/model/deployed_model",
+                        "/tmp/triton-groups/models"],
+        "cmds": ["/opt/nvidia/nvidia_entrypoint.sh", "tritonserver", "--model-repository=/tmp/triton-groups/models",
+                 "--log-info=true"],
         "serverPort": 8000.0,
         "healthCheckPort": 8000.0,
     }
-    assert configuration["environmentConfigurationDetails"]["entrypoints"][3:] == [
-        "triton-groups-layout", "/opt/ds/model/deployed_model", "/tmp/triton-groups/models"]
-    assert configuration["environmentConfigurationDetails"]["cmds"][:3] == [
-        "/opt/nvidia/nvidia_entrypoint.sh", "tritonserver", "--model-repository=/tmp/triton-groups/models"]
     assert configuration["infrastructureConfigurationDetails"] == {
         "infrastructureType": "INSTANCE_POOL",
         "instanceConfiguration": {

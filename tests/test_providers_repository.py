@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -105,3 +107,38 @@ def test_delete_removes_the_recorded_artifacts(group: Path, tmp_path: Path) -> N
     assert not Path(outs["artifacts"][0]["path"]).exists()
 
 
+
+
+ROUTE = {"bucket": "artifacts", "prefix": "triton-groups"}
+
+
+def test_the_descriptor_of_an_object_storage_artifact_is_written_by_the_provider(group: Path, tmp_path: Path) -> None:
+    provider = TritonModelRepositoryProvider()
+    outs = provider.create({**inputs(group, tmp_path / "out"), "descriptors": {"repository": ROUTE}}).outs
+    (artifact,) = outs["artifacts"]
+    descriptor = Path(artifact["path"]).with_name(f"repository-{artifact['sha256'][:16]}.descriptor.zip")
+
+    with zipfile.ZipFile(descriptor) as archive:
+        assert archive.namelist() == ["triton-groups-artifact.json"]
+        assert json.loads(archive.read("triton-groups-artifact.json")) == {
+            "artifact": "repository", "sha256": artifact["sha256"], "size": artifact["size"],
+            "models": ["classifier_onnx", "cnn_torch", "preprocess", "vision_ensemble"],
+            "object": f"triton-groups/repository-{artifact['sha256']}.zip", "bucket": "artifacts"}
+    shutil.rmtree(tmp_path / "out")  # a fresh CI runner: the zip and its descriptor are written again
+    ensure_artifacts(outs["spec_path"], outs["layout"], outs["out_dir"], outs["artifacts"], outs["descriptors"])
+    assert descriptor.is_file()
+    provider.delete("id", outs)
+    assert not descriptor.exists()
+
+
+def test_a_new_bucket_rewrites_the_descriptor_and_none_is_written_without_one(group: Path, tmp_path: Path) -> None:
+    provider = TritonModelRepositoryProvider()
+    outs = provider.create(inputs(group, tmp_path / "out")).outs
+    assert list((tmp_path / "out").glob("*.descriptor.zip")) == []
+
+    news = {**inputs(group, tmp_path / "out"), "descriptors": {"repository": {**ROUTE, "bucket": "other"}}}
+    assert provider.diff("id", outs, news).changes is True
+    provider.update("id", outs, news)
+    (descriptor,) = (tmp_path / "out").glob("*.descriptor.zip")
+    with zipfile.ZipFile(descriptor) as archive:
+        assert json.loads(archive.read("triton-groups-artifact.json"))["bucket"] == "other"

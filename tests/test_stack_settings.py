@@ -34,3 +34,15 @@ def test_every_wrong_key_is_one_problem_naming_the_stack_file_its_line_and_the_k
         "stacks/Pulumi.local.yaml:4: triton-groups:httpPort: Input should be greater than or equal to 1",
         "stacks/Pulumi.local.yaml:5: triton-groups:colour: unknown key; remove it or check its spelling",
     ]
+
+
+@pytest.mark.parametrize("text", ["config: [unclosed\n", "config:\n  a: 1\n  a: 2\n"])
+def test_a_stack_file_that_is_not_yaml_gives_the_problems_without_lines(tmp_path: Path, text: str) -> None:
+    stack_file = tmp_path / "Pulumi.local.yaml"
+    stack_file.write_text(text)
+
+    with pytest.raises(UserError) as refused:
+        check_settings(LocalSettings, {"target": "local"}, "local", stack_file=stack_file)
+
+    assert [str(p) for p in refused.value.problems] == [
+        "stacks/Pulumi.local.yaml: triton-groups:spec: is not set; set it"]

@@ -131,6 +131,12 @@ class RepositoryPlan:
         }
 
 
+def group_name(source: RepositoryPlan | GroupSpec) -> str:
+    """The group's name, on every target: the spec's `name`, or the repository folder's name (a plan of a folder)."""
+    spec = source.spec if isinstance(source, RepositoryPlan) else source
+    return spec.name if spec is not None else source.origin.name
+
+
 def load_plan(path: Path | str) -> RepositoryPlan:
     """A plan from a spec file or from a repository folder; UserError when neither."""
     path = Path(path)

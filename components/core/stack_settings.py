@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
@@ -70,7 +71,7 @@ def stack_lines(stack_file: Path | None) -> dict[tuple[Any, ...], int]:
         return {}
     try:
         data, lines = load_with_lines(stack_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
+    except (OSError, ValueError, yaml.YAMLError):
         return {}
     if not isinstance(data, dict):
         return {}

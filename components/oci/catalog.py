@@ -9,7 +9,9 @@ Artifacts above the inline upload limit go through Object Storage: the zip is up
 `objectstorage.StorageObject` named by its sha256 and copied into the catalog with
 `datascience.ModelArtifactExport` (OCI's "export" is bucket -> catalog; "import" is the reverse).
 pulumi-oci 5.5 requires an inline artifact on every Model, so such a Model is created with a
-small descriptor zip (a JSON naming the object and its sha256) that the export then replaces.
+small descriptor zip (a JSON naming the object and its sha256) that the export then replaces. The
+component writes nothing: the repository provider writes the descriptor beside the zip
+(`TritonModelRepositoryArgs.descriptors`, `core.oci.descriptor`), and the component declares its path and size.
 UNCONFIRMED without an OCI account: that the service accepts an export over an uploaded artifact.
 
 That route is made to survive a `pulumi refresh` and to fail loudly:
@@ -31,9 +33,7 @@ That route is made to survive a `pulumi refresh` and to fail loudly:
 
 from __future__ import annotations
 
-import json
 import os
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +42,7 @@ from typing import Any, Literal
 import pulumi
 import pulumi_oci as oci
 
-from components._internal.atomic import atomic_file
+from components.core.oci.descriptor import OBJECT_PREFIX, Route, descriptor_bytes, descriptor_path, object_name
 from components.core.problems import Problem, UserError
 
 ArtifactUpload = Literal["inline", "object_storage"]
@@ -50,8 +50,6 @@ ArtifactUpload = Literal["inline", "object_storage"]
 METADATA_ARTIFACT_SHA256 = "TritonArtifactSha256"
 METADATA_TRITON_MODELS = "TritonModels"
 METADATA_GROUP = "TritonGroup"
-DESCRIPTOR_NAME = "triton-groups-artifact.json"
-DESCRIPTOR_SUFFIX = ".descriptor.zip"
 REPLACING_PROPERTIES = ["modelArtifact", "artifactContentLength", "artifactContentDisposition"]
 """Model properties OCI cannot update: a change replaces the Model (said explicitly so previews show it)."""
 READ_BACK_PROPERTIES = ["artifactContentLength", "artifactContentDisposition"]
@@ -66,9 +64,14 @@ class ObjectStorageUpload:
     bucket: str
     namespace: pulumi.Input[str]
     region: str
-    prefix: str = "triton-groups"
+    prefix: str = OBJECT_PREFIX
     depends_on: tuple[pulumi.Resource, ...] = ()
     """What the export must wait for: the IAM policy letting the Data Science service read the bucket."""
+
+    @property
+    def route(self) -> Route:
+        """What the descriptor of an artifact uploaded here records (`TritonModelRepositoryArgs.descriptors`)."""
+        return {"bucket": self.bucket, "prefix": self.prefix}
 
 
 @dataclass(frozen=True)
@@ -220,44 +223,13 @@ def _content_disposition(artifact: Mapping[str, Any]) -> str:
 
 
 def _inline_file(artifact: Mapping[str, Any], storage: ObjectStorageUpload | None) -> tuple[str, int]:
-    """The file a Model uploads inline and its size: the zip itself, or a descriptor of it when the zip goes
-    through Object Storage. Sizes cross the engine as floats; OCI takes an integer."""
+    """The file a Model uploads inline and its size: the zip itself, or its descriptor when the zip goes through
+    Object Storage (written by the repository provider; only its path and size are worked out here). Sizes cross
+    the engine as floats; OCI takes an integer."""
     if storage is None:
         return str(artifact["path"]), int(artifact["size"])
-    return _write_descriptor(artifact, storage)
+    return descriptor_path(artifact), len(descriptor_bytes(artifact, storage.route))
 
 
 def _object_name(artifact: Mapping[str, Any], storage: ObjectStorageUpload) -> str:
-    """Objects are named by content, so a new artifact is a new object and an old one is never overwritten."""
-    return f"{storage.prefix}/{artifact['name']}-{artifact['sha256']}.zip"
-
-
-def _write_descriptor(artifact: Mapping[str, Any], storage: ObjectStorageUpload) -> tuple[str, int]:
-    """Write the descriptor zip beside the artifact (same bytes for the same artifact); return (path, size)."""
-    body = json.dumps(
-        {
-            "artifact": artifact["name"],
-            "sha256": artifact["sha256"],
-            "size": int(artifact["size"]),
-            "models": sorted(artifact["models"]),
-            "object": _object_name(artifact, storage),
-            "bucket": storage.bucket,
-        },
-        indent=2,
-        sort_keys=True,
-    ).encode()
-    source = Path(str(artifact["path"]))
-    target = source.with_name(descriptor_name(artifact))
-    info = zipfile.ZipInfo(DESCRIPTOR_NAME, date_time=(1980, 1, 1, 0, 0, 0))
-    info.external_attr = 0o644 << 16
-    with atomic_file(target) as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED) as archive:
-        archive.writestr(info, body)
-    for stale in source.parent.glob(f"{artifact['name']}-*{DESCRIPTOR_SUFFIX}"):
-        if stale.name != target.name:
-            stale.unlink(missing_ok=True)
-    return str(target), target.stat().st_size
-
-
-def descriptor_name(artifact: Mapping[str, Any]) -> str:
-    """The descriptor's file name carries the artifact's sha256: the Model's content identity on this route."""
-    return f"{artifact['name']}-{str(artifact['sha256'])[:16]}{DESCRIPTOR_SUFFIX}"
+    return object_name(artifact, storage.prefix)

@@ -15,7 +15,7 @@ import pulumi
 import pulumi_docker_build as docker_build
 import pulumi_oci as oci
 
-from components.core.oci.preflight import DIGEST
+from components.core.oci.settings import IMAGE_DIGEST, image_digest_problem, image_source_problem
 from components.core.problems import Problem, UserError
 
 
@@ -112,19 +112,20 @@ class TritonImage(pulumi.ComponentResource):
 
 
 def _check(args: TritonImageArgs) -> None:
-    """Refuse an image that could reach a deployment without a digest."""
-    if (args.existing is None) == (args.build is None):
-        raise UserError(Problem("", "image", "give exactly one of an existing image (with its digest) or a build",
-                                "oci.image.source"))
+    """Refuse an image that could reach a deployment without a digest: the settings' rules (`image_source_problem`,
+    `image_digest_problem`), for a program that builds these arguments itself."""
     existing = args.existing
+    source = image_source_problem(existing.image if existing else None, existing.digest if existing else None,
+                                  args.build)
+    if source is not None:
+        raise UserError(Problem("", "image", source[1], source[0]))
     if existing is None:
         return
     problems = []
     if "@" in existing.image:
         problems.append(Problem("", "image.name", f"'{existing.image}' carries a digest; give the name and tag "
-                                "only, and the digest separately", "oci.image.name"))
-    if not DIGEST.match(existing.digest):
-        problems.append(Problem("", "image.digest", f"'{existing.digest}' is not a digest; give sha256:<64 hex> "
-                                "(docker buildx imagetools inspect <image> prints it)", "oci.image.digest"))
+                                "only, and the digest separately", "oci.image_name"))
+    if (reason := image_digest_problem(existing.digest)) is not None:
+        problems.append(Problem("", "image.digest", reason, IMAGE_DIGEST))
     if problems:
         raise UserError(problems)

@@ -124,7 +124,7 @@ def deploy_oci(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
     repository = TritonModelRepository(
         "repository", TritonModelRepositoryArgs(spec_path=spec_input, content=content,
                                                 out_dir=out_dir, layout=settings.layout,
-                                                configs=config_dicts(checked.plan))
+                                                configs=config_dicts(checked.plan), descriptors=checked.descriptors)
     )
     artifact_names = [REPOSITORY_ARTIFACT] if settings.layout == "single" else checked.models
     artifacts, ready = _artifacts(repository, previous, settings, artifact_names)
@@ -332,13 +332,13 @@ def _artifacts(
     """
 
     def ready_files(values: list[Any]) -> list[dict[str, Any]]:
-        built, out_dir = values
+        built, out_dir, descriptors = values
         if not pulumi.runtime.is_dry_run():
-            ensure_artifacts(portable_path(settings.spec), settings.layout, out_dir, built)
+            ensure_artifacts(portable_path(settings.spec), settings.layout, out_dir, built, descriptors)
         return [{**artifact, "path": os.path.relpath(resolve_path(artifact["path"]), Path.cwd())}
                 for artifact in built]
 
-    ready = pulumi.Output.all(repository.artifacts, repository.out_dir).apply(ready_files)
+    ready = pulumi.Output.all(repository.artifacts, repository.out_dir, repository.descriptors).apply(ready_files)
 
     def artifact(name: str) -> pulumi.Output[dict[str, Any]]:
         from_build = ready.apply(lambda found: _named(found, name))

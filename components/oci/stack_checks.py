@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components.core.oci.descriptor import OBJECT_PREFIX, Route
 from components.core.oci.names import deployed_models
 from components.core.oci.preflight import artifact_problems, preflight
 from components.core.oci.settings import CONFIG_KEYS, CONFIG_NAMESPACE, OciSettings, read_settings
@@ -37,6 +38,15 @@ class OciPlan:
     uploads: dict[str, ArtifactUpload]
     region: str | None
     """The region large artifacts are copied from: the stack's, else the OCI provider's (None when unknown)."""
+
+    @property
+    def descriptors(self) -> dict[str, Route] | None:
+        """{artifact: {bucket, prefix}} of the artifacts uploaded through Object Storage, whose descriptor zips the
+        repository provider writes (None when there are none)."""
+        storage = self.settings.artifact.object_storage
+        routes = {name: {"bucket": storage.bucket, "prefix": OBJECT_PREFIX}
+                  for name, upload in self.uploads.items() if upload == "object_storage"} if storage else {}
+        return routes or None
 
 
 def check_stack(config: pulumi.Config) -> OciPlan:

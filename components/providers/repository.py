@@ -32,6 +32,7 @@ from components._internal.atomic import remove_empty_folders
 from components.core.changes import model_changes
 from components.core.content import Content, content_of
 from components.core.hashcache import HashCache
+from components.core.oci.descriptor import Route, descriptor_path, write_descriptor
 from components.core.package import CACHE_NAME, LAYOUTS, BuildResult
 from components.core.plan import load_plan
 from components.core.problems import Problem, UserError
@@ -51,12 +52,28 @@ def build(spec_path: str, layout: str, out_dir: str) -> BuildResult:
     return build_step(load_plan(resolve_path(spec_path)), resolve_path(out_dir), layout)  # type: ignore[arg-type]
 
 
-def ensure_artifacts(spec_path: str, layout: str, out_dir: str, artifacts: Sequence[Mapping[str, Any]]) -> list[Path]:
+def ensure_artifacts(spec_path: str, layout: str, out_dir: str, artifacts: Sequence[Mapping[str, Any]],
+                     descriptors: Mapping[str, Route] | None = None) -> list[Path]:
     """The recorded artifact files, rebuilt from the same inputs if missing; each checked to have its recorded sha256.
 
-    `artifacts` is the resource's `artifacts` output. Raises ArtifactMismatch when a rebuild gives
-    another sha256 (the model files changed since that deployment: run `pulumi up`).
+    `artifacts` is the resource's `artifacts` output, `descriptors` its input of that name: their descriptor zips
+    are written again too when missing. Raises ArtifactMismatch when a rebuild gives another sha256 (the model
+    files changed since that deployment: run `pulumi up`).
     """
+    paths = _ensure_zips(spec_path, layout, out_dir, artifacts)
+    write_descriptors(artifacts, descriptors)
+    return paths
+
+
+def write_descriptors(artifacts: Sequence[Mapping[str, Any]], descriptors: Mapping[str, Route] | None) -> None:
+    """Write the descriptor zip of each artifact uploaded through Object Storage, beside the artifact."""
+    for artifact in artifacts:
+        route = (descriptors or {}).get(artifact["name"])
+        if route is not None:
+            write_descriptor(artifact, route, resolve_path(descriptor_path(artifact)))
+
+
+def _ensure_zips(spec_path: str, layout: str, out_dir: str, artifacts: Sequence[Mapping[str, Any]]) -> list[Path]:
     paths = [resolve_path(artifact["path"]) for artifact in artifacts]
     if all(path.is_file() and path.stat().st_size == artifact["size"]
            for path, artifact in zip(paths, artifacts, strict=True)):
@@ -89,11 +106,13 @@ def build_outputs(props: Mapping[str, Any]) -> dict[str, Any]:
          "models": list(a.models)}
         for a in result.artifacts
     ]
+    write_descriptors(artifacts, props.get("descriptors"))
     return {**props, "artifacts": artifacts, "repository_sha256": result.repository_sha256, "manifest": manifest}
 
 
 class TritonModelRepositoryProvider(TritonProvider):
-    """Builds on create and on a content, layout or folder change; deletes the recorded artifacts on delete."""
+    """Builds on create and on a content, layout, folder or descriptor change; deletes the recorded artifacts on
+    delete."""
 
     id_prefix = "repository"
 
@@ -107,9 +126,9 @@ class TritonModelRepositoryProvider(TritonProvider):
         return CheckResult(news, [CheckFailure("layout", f"layout is one of {', '.join(LAYOUTS)}, not {layout!r}")])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        """A rebuild when a file's bytes or mode, the layout or the folder changed; content recorded by an older
-        version (bare sha256s) compares by bytes."""
-        changed = changed_keys(olds, news, ("layout", "out_dir"))
+        """A rebuild when a file's bytes or mode, the layout, the folder or the descriptors changed; content
+        recorded by an older version (bare sha256s) compares by bytes."""
+        changed = changed_keys(olds, news, ("layout", "out_dir", "descriptors"))
         content_known = not is_unknown(news.get("content"))
         if not content_known or model_changes(olds.get("content") or {}, news.get("content") or {}):
             changed.append("content")
@@ -122,6 +141,8 @@ class TritonModelRepositoryProvider(TritonProvider):
             zip_path = resolve_path(artifact["path"])
             zip_path.unlink(missing_ok=True)
             zip_path.with_name(f"{artifact['name']}.manifest.json").unlink(missing_ok=True)
+            if artifact["name"] in (props.get("descriptors") or {}):
+                resolve_path(descriptor_path(artifact)).unlink(missing_ok=True)
         (out_dir / CACHE_NAME).unlink(missing_ok=True)
         remove_empty_folders(out_dir, stop_at=project_root())
 
@@ -140,6 +161,9 @@ class TritonModelRepositoryArgs:
     configs: Mapping[str, Any] | None = None
     """{model: its config as data (`render.config_dict`)}, recorded so that a preview names the config fields that
     change; a change also changes config.pbtxt's sha256 in `content`, which is what rebuilds."""
+    descriptors: Mapping[str, Route] | None = None
+    """{artifact name: {bucket, prefix}} for the artifacts uploaded through Object Storage: each gets its descriptor
+    zip beside it (`core.oci.descriptor`), which its catalog Model is created with."""
 
 
 class TritonModelRepository(Resource, module="triton", name="TritonModelRepository"):
@@ -150,6 +174,7 @@ class TritonModelRepository(Resource, module="triton", name="TritonModelReposito
     artifacts: pulumi.Output[list[dict[str, Any]]]
     repository_sha256: pulumi.Output[str]
     manifest: pulumi.Output[Content]
+    descriptors: pulumi.Output[dict[str, Route] | None]
 
     def __init__(
         self, resource_name: str, args: TritonModelRepositoryArgs, opts: pulumi.ResourceOptions | None = None
@@ -160,6 +185,7 @@ class TritonModelRepository(Resource, module="triton", name="TritonModelReposito
             "out_dir": pulumi.Output.from_input(args.out_dir).apply(portable_path),
             "content": args.content,
             "configs": args.configs,
+            "descriptors": dict(args.descriptors) if args.descriptors else None,
             "artifacts": None,
             "repository_sha256": None,
             "manifest": None,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from components.core.oci.group import GroupSource, server_args
 from components.core.oci.settings import TRITON_HTTP_PORT, OciSettings
+from components.core.tritonserver_flags import HTTP_PORT, MODEL_REPOSITORY, flag
 
 NVIDIA_ENTRYPOINT = "/opt/nvidia/nvidia_entrypoint.sh"
 """The NGC images' entrypoint: sets up the environment, then runs its arguments. Oracle's sample starts with it."""
@@ -55,10 +56,6 @@ CONTAINER_TYPE = "CONTAINER_TYPE"
 CONTAINER_ENVIRONMENT: dict[str, str] = {CONTAINER_TYPE: "TRITON"}
 """What every Triton deployment's container gets; user variables cannot override it."""
 
-MANAGED_FLAGS = ("--model-repository", "--model-store", "--http-port")
-"""tritonserver flags the command sets itself; a user's server_args must not repeat them."""
-
-
 def container_entrypoint(settings: OciSettings) -> list[str]:
     """The ENTRYPOINT: the layout step over `deployment.modelRoot`, linking into `deployment.repositoryDir`."""
     deployment = settings.deployment
@@ -74,19 +71,14 @@ def triton_command(spec: GroupSource | None, settings: OciSettings) -> list[str]
     """
     deployment = settings.deployment
     command = [NVIDIA_ENTRYPOINT] if deployment.nvidia_entrypoint else []
-    command += ["tritonserver", f"--model-repository={deployment.repository_dir}"]
+    command += ["tritonserver", flag(MODEL_REPOSITORY, deployment.repository_dir)]
     command += server_args(spec) if spec is not None else []
     command += deployment.server_args
     if deployment.server_port != TRITON_HTTP_PORT:
-        command.append(f"--http-port={deployment.server_port}")
+        command.append(flag(HTTP_PORT, deployment.server_port))
     return command
 
 
 def container_environment(settings: OciSettings) -> dict[str, str]:
     """The container's environment: the stack's `deployment.environment`, then `CONTAINER_TYPE=TRITON`."""
     return {**settings.deployment.environment, **CONTAINER_ENVIRONMENT}
-
-
-def flag_name(arg: str) -> str:
-    """`--http-port` from `--http-port=8001`."""
-    return arg.split("=", 1)[0]

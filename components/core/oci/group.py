@@ -52,13 +52,6 @@ def server_args(source: GroupSource) -> list[str]:
     return list(spec.server_args) if spec else []
 
 
-def group_name(source: GroupSource) -> str:
-    """The spec's name, or the repository folder's name."""
-    if isinstance(source, GroupSpec):
-        return source.name
-    return source.spec.name if source.spec else source.origin.name
-
-
 def _spec_view(model: ModelSpec, spec: GroupSpec) -> ModelView:
     if model.config is None:
         steps = tuple(step.model for step in model.ensemble.steps) if model.ensemble else ()

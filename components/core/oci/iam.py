@@ -15,8 +15,9 @@ policies) is documented in the README and never granted by the stack to itself.
 
 from __future__ import annotations
 
-from components.core.oci.group import GroupSource, group_name
+from components.core.oci.group import GroupSource
 from components.core.oci.settings import OciSettings
+from components.core.plan import group_name
 
 DEPLOYMENT_PRINCIPAL = "request.principal.type='datasciencemodeldeployment'"
 

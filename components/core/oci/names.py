@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.core.oci.group import GroupSource, group_name, model_views
+from components.core.oci.group import GroupSource, model_views
 from components.core.oci.settings import OciSettings
 from components.core.package import REPOSITORY_ARTIFACT
+from components.core.plan import group_name
 
 
 def deployed_models(settings: OciSettings, source: GroupSource) -> list[str]:

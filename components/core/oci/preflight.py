@@ -19,26 +19,19 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from components.core.oci.command import (
-    CONTAINER_TYPE,
-    MANAGED_FLAGS,
-    container_entrypoint,
-    container_environment,
-    flag_name,
-    triton_command,
-)
+from components.core.oci.command import CONTAINER_TYPE, container_entrypoint, container_environment, triton_command
 from components.core.oci.dockerfile import NGC_BACKENDS, RELEASES, min_image_for, release_of
 from components.core.oci.group import GroupSource, ModelView, model_views
 from components.core.oci.names import deployed_models, resource_names
-from components.core.oci.settings import OciSettings
+from components.core.oci.settings import IMAGE_DIGEST, OciSettings, image_digest_problem
 from components.core.oci.shapes import gpu_problems
 from components.core.problems import Problem, Severity
 from components.core.spec import GroupSpec
+from components.core.tritonserver_flags import MANAGED_FLAGS, flag_name
 
 CONTAINER_LIMIT_BYTES = 2048
 RESERVED_PORTS = frozenset({24224, 8446, 8447})
 DISPLAY_NAME_MAX = 255
-DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 OCIR_IMAGE = re.compile(r"^[a-z0-9-]+\.ocir\.io/[^/]+/.+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 REPOSITORY = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
 TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -159,10 +152,8 @@ def _check_image(settings: OciSettings, backends: set[str]) -> list[Problem]:
             f"TensorRT models run only on GPUs, and {settings.deployment.shape.instance_shape_name} has none; "
             "choose a GPU shape (VM.GPU...)", "oci.tensorrt_needs_gpu"))
     if image.name is not None:
-        if not DIGEST.match(image.digest or ""):
-            problems.append(settings.problem(
-                ("image", "digest"), f"{image.digest!r} is not an image digest; give sha256:<64 lowercase hex> "
-                "(from the push output, `docker inspect` or the OCIR console)", "oci.image_digest"))
+        if (reason := image_digest_problem(image.digest)) is not None:
+            problems.append(settings.problem(("image", "digest"), reason, IMAGE_DIGEST))
         name, _, pinned = image.name.partition("@")
         if pinned and pinned != image.digest:
             problems.append(settings.problem(

@@ -24,6 +24,7 @@ A minimal stack (every other key has a default):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -40,7 +41,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from components._internal.yaml_lines import line_of, load_with_lines
+from components._internal.yaml_lines import line_of
+from components.core.package import Layout
 from components.core.problems import Problem, Severity, UserError
 from components.core.stack_settings import (
     CONFIG_NAMESPACE,
@@ -49,6 +51,7 @@ from components.core.stack_settings import (
     config_field,
     decoded,
     stack_file_label,
+    stack_lines,
 )
 
 DEFAULT_TOKEN_CONFIG_KEY = "ocirToken"
@@ -59,7 +62,11 @@ MODEL_ROOT = "/opt/ds/model/deployed_model"
 REPOSITORY_DIR = "/tmp/triton-groups/models"
 """Where the container's entrypoint step builds the flat model repository Triton reads (symlinks)."""
 
-Layout = Literal["single", "per-model"]
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+IMAGE_SOURCE = "oci.image_source"
+IMAGE_SOURCE_MESSAGE = ("give either name and digest (an existing OCIR image) or build: {repository, tag, baseImage, "
+                        "username} (an image to build)")
+IMAGE_DIGEST = "oci.image_digest"
 CONTAINER_PATH_FORBIDDEN = frozenset(" \t\n'\"\\$`")
 HEADER_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
@@ -120,23 +127,31 @@ class ImageSettings(SettingsModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> ImageSettings:
-        if (self.name is None) == (self.build is None):
-            raise PydanticCustomError(
-                "oci.image_source",
-                "give either name and digest (an existing OCIR image) or build: {repository, tag, baseImage, "
-                "username} (an image to build)",
-            )
-        if self.name is not None and self.digest is None:
-            raise PydanticCustomError(
-                "oci.image_digest",
-                "image.digest is required with image.name: a deployment is pinned to the image's digest "
-                "(sha256:<64 hex>, shown by `docker inspect` or the OCIR console)",
-            )
-        if self.build is not None and self.digest is not None:
-            raise PydanticCustomError(
-                "oci.image_digest", "image.digest goes with image.name; a built image is pinned to its pushed digest"
-            )
+        found = image_source_problem(self.name, self.digest, self.build)
+        if found is not None:
+            raise PydanticCustomError(*found)
         return self
+
+
+def image_source_problem(name: object | None, digest: object | None, build: object | None) -> tuple[str, str] | None:
+    """(code, message) when an image is not exactly one source, an existing image pinned by its digest (`name` with
+    `digest`) or an image to build; None when it is. The one rule the settings and the `TritonImage` component share."""
+    if (name is None) == (build is None):
+        return IMAGE_SOURCE, IMAGE_SOURCE_MESSAGE
+    if name is not None and digest is None:
+        return IMAGE_DIGEST, ("image.digest is required with image.name: a deployment is pinned to the image's digest "
+                              "(sha256:<64 hex>, shown by `docker inspect` or the OCIR console)")
+    if build is not None and digest is not None:
+        return IMAGE_DIGEST, "image.digest goes with image.name; a built image is pinned to its pushed digest"
+    return None
+
+
+def image_digest_problem(digest: str | None) -> str | None:
+    """Why `digest` cannot pin an existing image, or None: it must be sha256:<64 lowercase hex>."""
+    if DIGEST.match(digest or ""):
+        return None
+    return (f"{digest!r} is not an image digest; give sha256:<64 lowercase hex> (from the push output, "
+            "`docker inspect` or the OCIR console)")
 
 
 class ShapeSettings(SettingsModel):
@@ -415,7 +430,7 @@ def read_settings(values: Mapping[str, Any], stack: str, *, stack_file: Path | N
             data[bare] = decoded(value)
     token_key = _token_key(data)
     data.pop(token_key, None)
-    lines = _stack_lines(stack_file)
+    lines = stack_lines(stack_file)
     try:
         settings = OciSettings.model_validate(data)
     except ValidationError as exc:
@@ -453,22 +468,6 @@ def _token_key(data: Mapping[str, Any]) -> str:
     build = image.get("build") if isinstance(image, dict) else None
     key = build.get("tokenConfigKey") if isinstance(build, dict) else None
     return key if isinstance(key, str) and key else DEFAULT_TOKEN_CONFIG_KEY
-
-
-def _stack_lines(stack_file: Path | None) -> dict[tuple[Any, ...], int]:
-    """Lines of the `triton-groups:*` keys of a stack file, keyed by the bare key path."""
-    if stack_file is None:
-        return {}
-    try:
-        _, lines = load_with_lines(stack_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return {}
-    prefix = f"{CONFIG_NAMESPACE}:"
-    return {
-        (path[1].removeprefix(prefix), *path[2:]): line
-        for path, line in lines.items()
-        if len(path) >= 2 and path[0] == "config" and isinstance(path[1], str) and path[1].startswith(prefix)
-    }
 
 
 def _message(error: Any) -> str:

@@ -8,7 +8,7 @@ record in the state folder), `lock` (one operation at a time per folder), `local
 """
 
 from components.core.runtime.ports import choose_ports, free_port
-from components.core.runtime.server import LocalServer, attach, group_name, is_serving, remove_state, stop
+from components.core.runtime.server import LocalServer, attach, is_serving, remove_state, stop
 from components.core.runtime.shim import ShimResult, shim_plan
 from components.core.runtime.state import ServerRecord, default_state_dir, recorded_state_dirs
 from components.core.runtime.sync import SyncResult, sync
@@ -22,7 +22,6 @@ __all__ = [
     "choose_ports",
     "default_state_dir",
     "free_port",
-    "group_name",
     "is_serving",
     "recorded_state_dirs",
     "remove_state",

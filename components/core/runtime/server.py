@@ -32,7 +32,7 @@ from types import TracebackType
 
 from components._internal.atomic import remove_empty_folders
 from components.core.package import CACHE_NAME
-from components.core.plan import RepositoryPlan, materialize
+from components.core.plan import RepositoryPlan, group_name, materialize
 from components.core.problems import Problem, UserError
 from components.core.runtime import triton_api
 from components.core.runtime.install import TritonInstall, prepare_install, server_environment
@@ -66,24 +66,29 @@ from components.core.runtime.sync import (
     sync,
     wait_unloaded,
 )
+from components.core.tritonserver_flags import (
+    BACKEND_DIRECTORY,
+    CACHE_DIRECTORY,
+    EXIT_TIMEOUT,
+    GRPC_ADDRESS,
+    GRPC_PORT,
+    HTTP_ADDRESS,
+    HTTP_PORT,
+    LOAD_MODEL,
+    LOCAL_FIXED_FLAGS,
+    LOCAL_MANAGED_FLAGS,
+    METRICS_ADDRESS,
+    METRICS_PORT,
+    MODEL_REPOSITORY,
+    flag,
+    flag_name,
+)
 
 LOG = logging.getLogger("triton_groups.runtime")
 
 READY_TIMEOUT_S = 120.0
 LOG_TAIL_LINES = 15
 SERVER_LOG = "server.log"
-MANAGED_FLAGS = frozenset({
-    "--model-repository", "--model-store", "--backend-directory", "--cache-directory", "--model-control-mode",
-    "--load-model", "--http-port", "--grpc-port", "--metrics-port", "--http-address", "--grpc-address",
-    "--metrics-address", "--allow-http", "--allow-grpc", "--exit-on-error", "--strict-readiness",
-    "--exit-timeout-secs", "--disable-auto-complete-config", "--strict-model-config",
-})
-
-
-def group_name(plan: RepositoryPlan) -> str:
-    """The group's name: the spec's `name`, or the repository folder's name."""
-    return plan.spec.name if plan.spec is not None else plan.origin.name
-
 
 def server_command(install: TritonInstall, repository: Path, models: Sequence[str], ports: Ports, shm_prefix: str,
                    extra_args: Sequence[str] = ()) -> list[str]:
@@ -93,18 +98,15 @@ def server_command(install: TritonInstall, repository: Path, models: Sequence[st
     """
     command = [
         str(install.binary),
-        f"--model-repository={repository}",
-        f"--backend-directory={install.backend_directory}",
-        f"--cache-directory={install.cache_directory}",
-        "--model-control-mode=explicit",
-        *(f"--load-model={name}" for name in models),
-        "--disable-auto-complete-config",
-        "--exit-on-error=false",
-        "--strict-readiness=true",
-        f"--exit-timeout-secs={EXIT_TIMEOUT_S}",
-        f"--http-address={HOST}", f"--http-port={ports.http}",
-        f"--grpc-address={HOST}", f"--grpc-port={ports.grpc}",
-        f"--metrics-address={HOST}", f"--metrics-port={ports.metrics}",
+        flag(MODEL_REPOSITORY, repository),
+        flag(BACKEND_DIRECTORY, install.backend_directory),
+        flag(CACHE_DIRECTORY, install.cache_directory),
+        *LOCAL_FIXED_FLAGS,
+        *(flag(LOAD_MODEL, name) for name in models),
+        flag(EXIT_TIMEOUT, EXIT_TIMEOUT_S),
+        flag(HTTP_ADDRESS, HOST), flag(HTTP_PORT, ports.http),
+        flag(GRPC_ADDRESS, HOST), flag(GRPC_PORT, ports.grpc),
+        flag(METRICS_ADDRESS, HOST), flag(METRICS_PORT, ports.metrics),
         f"--backend-config=python,shm-region-prefix-name={shm_prefix}",
     ]
     return [*command, *extra_args]
@@ -386,9 +388,9 @@ def local_server_args(plan: RepositoryPlan) -> list[str]:
             skip_value = False
             continue
         skip_value = False
-        flag = arg.split("=", 1)[0]
-        if flag in MANAGED_FLAGS:
-            LOG.warning("server_args: %s is set by the local runtime; ignored when serving locally", flag)
+        name = flag_name(arg)
+        if name in LOCAL_MANAGED_FLAGS:
+            LOG.warning("server_args: %s is set by the local runtime; ignored when serving locally", name)
             skip_value = "=" not in arg
             continue
         kept.append(arg)
