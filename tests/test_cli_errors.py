@@ -521,22 +521,35 @@ def test_the_installed_command_stops_quietly_when_its_reader_goes_away() -> None
     assert (result.returncode, result.stderr) == (141, "")
 
 
-@pytest.mark.parametrize("signal_sent", [signal.SIGINT, signal.SIGTERM])
-def test_an_interrupted_build_exits_130_and_leaves_no_partial_zip(signal_sent: int, tmp_path: Path) -> None:
-    repo = one_model_repository(tmp_path)
-    with (repo / "m" / "1" / "weights.bin").open("wb") as weights:
-        weights.truncate(256 << 20)
-    out = tmp_path / "out"
+def interrupt_a_build(repo: Path, out: Path, signal_sent: int) -> tuple[int | None, str]:
+    """Start a build, send `signal_sent` once its temporary zip exists; (exit code, stderr), or (None, "") when
+    the build ended before the signal could be sent (a fast machine, or this test descheduled under load)."""
     build = subprocess.Popen([str(COMMAND), "build", str(repo), "--out", str(out)], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     while not list(out.glob(".repository.zip.*.tmp")) and build.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
-
+    if build.poll() is not None:
+        build.communicate()
+        return None, ""
     build.send_signal(signal_sent)
     _, err = build.communicate(timeout=60)
+    return build.returncode, err
 
-    assert (build.returncode, err) == (130, "interrupted\n")
+
+@pytest.mark.parametrize("signal_sent", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_build_exits_130_and_leaves_no_partial_zip(signal_sent: int, tmp_path: Path) -> None:
+    repo = one_model_repository(tmp_path)
+    out = tmp_path / "out"
+    for size in (256 << 20, 1 << 30, 4 << 30):  # a larger (sparse) file when the build outran the signal
+        with (repo / "m" / "1" / "weights.bin").open("wb") as weights:
+            weights.truncate(size)
+        shutil.rmtree(out, ignore_errors=True)
+        returncode, err = interrupt_a_build(repo, out, signal_sent)
+        if returncode is not None:
+            break
+
+    assert (returncode, err) == (130, "interrupted\n")
     assert list(out.iterdir()) == []
 
 
