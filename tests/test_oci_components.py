@@ -13,7 +13,7 @@ import pytest
 from oci_stack_harness import DOCKER_IMAGE, GET_NAMESPACE, MODEL_DEPLOYMENT, NAMESPACE, OciStackHarness
 from pulumi.runtime import rpc
 
-from components.core.oci.settings import DeploymentSettings, LoggingSettings
+from components.core.oci_target.settings import DeploymentSettings, LoggingSettings
 from components.core.problems import UserError
 from components.oci.catalog import CatalogModel, CatalogModelArgs, ObjectStorageUpload
 from components.oci.deployment import TritonModelDeployment, TritonModelDeploymentArgs

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from components.core.oci.dockerfile import RELEASES, backends_for, min_image_for, release_of, render_dockerfile
+from components.core.oci_target.dockerfile import RELEASES, backends_for, min_image_for, release_of, render_dockerfile
 from components.core.plan import plan_from_folder, plan_from_spec
 from components.core.spec import GroupSpec, load_spec
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from components.core.oci.settings import read_settings
+from components.core.oci_target.settings import read_settings
 from components.core.problems import UserError
 from components.oci.image import ExistingImage, ImageBuild, TritonImage, TritonImageArgs
 
@@ -68,7 +68,7 @@ def test_the_component_refuses_neither_or_both_sources_with_the_settings_code_an
 
 
 def test_the_component_and_the_preflight_refuse_a_bad_digest_with_one_code_and_message() -> None:
-    from components.core.oci.preflight import preflight
+    from components.core.oci_target.preflight import preflight
     from components.core.spec import GroupSpec
 
     with pytest.raises(UserError) as raised:

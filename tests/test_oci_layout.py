@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 from oci_stack_harness import MODEL, MODEL_DEPLOYMENT, OciStackHarness, oci_project, stack_config
 
-from components.core.oci.command import NVIDIA_ENTRYPOINT
-from components.core.oci.settings import MODEL_ROOT, REPOSITORY_DIR
+from components.core.oci_target.command import NVIDIA_ENTRYPOINT
+from components.core.oci_target.settings import MODEL_ROOT, REPOSITORY_DIR
 from components.core.runtime.install import prepare_install, server_environment
 from components.core.runtime.ports import choose_ports
 from components.core.runtime.processes import SHARED_MEMORY

@@ -12,10 +12,20 @@ from typing import Any
 
 import pytest
 
-from components.core.oci.command import LAYOUT_SCRIPT, container_entrypoint, container_environment, triton_command
-from components.core.oci.preflight import artifact_problems, container_command_size, display_name_problem, preflight
-from components.core.oci.settings import OciSettings, read_settings
-from components.core.oci.updates import (
+from components.core.oci_target.command import (
+    LAYOUT_SCRIPT,
+    container_entrypoint,
+    container_environment,
+    triton_command,
+)
+from components.core.oci_target.preflight import (
+    artifact_problems,
+    container_command_size,
+    display_name_problem,
+    preflight,
+)
+from components.core.oci_target.settings import OciSettings, read_settings
+from components.core.oci_target.updates import (
     OptionFingerprint,
     option_fingerprint,
     option_groups_changed,

@@ -1,4 +1,4 @@
-"""The OCI rollback's Data Science calls (components/core/oci/rollback.py), against a recording fake client.
+"""The OCI rollback's Data Science calls (components/core/oci_target/rollback.py), against a recording fake client.
 
 What is sent is checked as the OCI SDK serializes the request body (its own models, their JSON names, unset
 fields left out), so that the real UpdateModelDeployment carries the model group (or model) and nothing else.
@@ -13,7 +13,7 @@ import oci.util
 from oci.base_client import BaseClient, merge_type_mappings
 from oci.data_science.models import data_science_type_mapping
 
-from components.core.oci.rollback import (
+from components.core.oci_target.rollback import (
     DeploymentRollback,
     Target,
     Waiting,
@@ -22,7 +22,7 @@ from components.core.oci.rollback import (
     rollback_input,
     update_details,
 )
-from components.core.oci.settings import OciSmokeSettings
+from components.core.oci_target.settings import OciSmokeSettings
 
 OLD = Target("model_group", "ocid1.modelgroup.old", ("ocid1.model.a", "ocid1.model.b1"), "ab" * 32,
              "2025-01-01T00:00:00+00:00")

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from components.core.oci.names import deployed_models, resource_names
-from components.core.oci.settings import CONFIG_KEYS, OciSettings, load_stack_settings, read_settings
+from components.core.oci_target.names import deployed_models, resource_names
+from components.core.oci_target.settings import CONFIG_KEYS, OciSettings, load_stack_settings, read_settings
 from components.core.problems import UserError
 from components.core.spec import GroupSpec
 from components.core.stack_settings import LocalSettings, check_settings, config_keys

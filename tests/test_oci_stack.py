@@ -25,8 +25,8 @@ from oci_stack_harness import (
 )
 from pulumi.runtime import rpc
 
-from components.core.oci.command import LAYOUT_SCRIPT
-from components.core.oci.settings import load_stack_settings
+from components.core.oci_target.command import LAYOUT_SCRIPT
+from components.core.oci_target.settings import load_stack_settings
 from components.core.smoke.oci_transport import OciPredictTransport
 from components.providers.smoke_test import TRANSPORTS
 

@@ -30,8 +30,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from components.core.oci.group import default_versions
-from components.core.oci.settings import OciSmokeSettings, SmokeHeaders
+from components.core.oci_target.group import default_versions
+from components.core.oci_target.settings import OciSmokeSettings, SmokeHeaders
 from components.core.plan import plan_from_spec
 from components.core.runtime import LocalServer
 from components.core.smoke.oci_transport import (

@@ -16,7 +16,7 @@ import pulumi
 import pytest
 from oci_stack_harness import MODEL_DEPLOYMENT, OciCredentials, OciStackHarness, oci_project, stack_config
 
-from components.core.oci.settings import load_stack_settings
+from components.core.oci_target.settings import load_stack_settings
 
 MODEL = "oci:DataScience/model:Model"
 MODEL_GROUP = "oci:DataScience/modelGroup:ModelGroup"

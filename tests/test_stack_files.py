@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from components.core.oci.settings import OciSettings
+from components.core.oci_target.settings import OciSettings
 from components.core.problems import UserError
 from components.core.stack_settings import LocalSettings
 from components.stacks.stack_files import stack_settings

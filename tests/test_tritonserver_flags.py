@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from components.core.oci.command import triton_command
-from components.core.oci.preflight import preflight
-from components.core.oci.settings import read_settings
+from components.core.oci_target.command import triton_command
+from components.core.oci_target.preflight import preflight
+from components.core.oci_target.settings import read_settings
 from components.core.plan import group_name, load_plan, plan_from_folder
 from components.core.runtime.install import TritonInstall
 from components.core.runtime.ports import Ports

@@ -6,7 +6,7 @@ camelCase keys in YAML (Pulumi's convention), snake_case in Python, unknown keys
 UserError listing every problem as `stacks/Pulumi.<stack>.yaml:line: triton-groups:key: message`.
 `StackSettings` holds what every target's stack says alike (the spec, and the release settings: `rollback`,
 `release`, `promotesFrom`, `production`); `LocalSettings` is the local target's model on it, the OCI target's is
-`components.core.oci.settings.OciSettings`.
+`components.core.oci_target.settings.OciSettings`.
 Like the rest of the core, nothing here imports Pulumi: the Pulumi layer reads the values and passes them in.
 """
 

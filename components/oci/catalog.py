@@ -11,7 +11,7 @@ Artifacts above the inline upload limit go through Object Storage: the zip is up
 pulumi-oci 5.5 requires an inline artifact on every Model, so such a Model is created with a
 small descriptor zip (a JSON naming the object and its sha256) that the export then replaces. The
 component writes nothing: the repository provider writes the descriptor beside the zip
-(`TritonModelRepositoryArgs.descriptors`, `core.oci.descriptor`), and the component declares its path and size.
+(`TritonModelRepositoryArgs.descriptors`, `core.oci_target.descriptor`), and the component declares its path and size.
 UNCONFIRMED without an OCI account: that the service accepts an export over an uploaded artifact.
 
 That route is made to survive a `pulumi refresh` and to fail loudly:
@@ -42,7 +42,7 @@ from typing import Any, Literal
 import pulumi
 import pulumi_oci as oci
 
-from components.core.oci.descriptor import OBJECT_PREFIX, Route, descriptor_bytes, descriptor_path, object_name
+from components.core.oci_target.descriptor import OBJECT_PREFIX, Route, descriptor_bytes, descriptor_path, object_name
 from components.core.problems import Problem, UserError
 
 ArtifactUpload = Literal["inline", "object_storage"]
@@ -93,7 +93,7 @@ class CatalogModelArgs:
     freeform_tags: Mapping[str, str] | None = None
     keep_for_rollback: bool = False
     """Never deleted by the engine (`retain_on_delete`): a rollback may point the deployment back at it; the smoke
-    test deletes it once a newer release has passed (components.core.oci.rollback)."""
+    test deletes it once a newer release has passed (components.core.oci_target.rollback)."""
 
 
 class CatalogModel(pulumi.ComponentResource):

@@ -22,8 +22,8 @@ from typing import Any
 import pulumi
 import pulumi_oci as oci
 
-from components.core.oci.command import CONTAINER_ENVIRONMENT
-from components.core.oci.settings import AutoscalingSettings, DeploymentSettings, LoggingSettings
+from components.core.oci_target.command import CONTAINER_ENVIRONMENT
+from components.core.oci_target.settings import AutoscalingSettings, DeploymentSettings, LoggingSettings
 
 AUTOSCALING_PENDING_DURATION = "PT5M"
 """How long a threshold must hold before OCI scales in or out (ISO 8601 duration)."""

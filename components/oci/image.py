@@ -15,7 +15,7 @@ import pulumi
 import pulumi_docker_build as docker_build
 import pulumi_oci as oci
 
-from components.core.oci.settings import IMAGE_DIGEST, image_digest_problem, image_source_problem
+from components.core.oci_target.settings import IMAGE_DIGEST, image_digest_problem, image_source_problem
 from components.core.problems import Problem, UserError
 
 

@@ -7,7 +7,7 @@ first, the deployment (which depends on it) moves to it, and the engine deletes 
 Every version is linked through one `ModelGroupVersionHistory`, created once and kept.
 With `keep_for_rollback` the group and its catalog models are never deleted by the engine (`retain_on_delete`):
 after a failed smoke test the deployment is pointed back at the previous group, which must still exist; the
-smoke test deletes a superseded group once a newer release has passed (components.core.oci.rollback).
+smoke test deletes a superseded group once a newer release has passed (components.core.oci_target.rollback).
 """
 
 from __future__ import annotations

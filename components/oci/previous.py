@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 
 from components.core.changes import Content, ModelChange, model_changes
-from components.core.oci.updates import (
+from components.core.oci_target.updates import (
     OPTION_GROUP_LABELS,
     OptionFingerprint,
     option_groups_changed,

@@ -37,8 +37,8 @@ create` reads: `group`, `repository_sha256`, `artifacts`, `modelContent`, `image
 Rollback (`triton-groups:rollback`, on by default): the catalog models and the model group are kept by the
 engine (`retain_on_delete`), and the smoke test is told what this update serves and what passed before
 (`serving` of the last update): a failed smoke test points the deployment back at the previous group before the
-update fails; a later pass deletes the superseded one (components.core.oci.rollback). The smoke test also
-carries `deployment_facts` (the shape's GPU count, components.core.oci.shapes) for the policy pack.
+update fails; a later pass deletes the superseded one (components.core.oci_target.rollback). The smoke test also
+carries `deployment_facts` (the shape's GPU count, components.core.oci_target.shapes) for the policy pack.
 
 Artifacts. The zips are reproducible, so an artifact whose models' files did not change since the last
 update is, at preview, the one that update recorded: only the changed models' catalog entries show a
@@ -59,15 +59,15 @@ import pulumi_oci as oci
 
 from components.core.content import case_digests, cases_digest
 from components.core.facts import deployment_facts
-from components.core.oci.command import container_entrypoint, container_environment, triton_command
-from components.core.oci.dockerfile import backends_for, render_dockerfile
-from components.core.oci.group import default_versions
-from components.core.oci.iam import policy_compartment, policy_name, policy_statements
-from components.core.oci.names import ResourceNames, resource_names
-from components.core.oci.rollback import Target, rollback_input
-from components.core.oci.settings import OciSettings
-from components.core.oci.shapes import SHAPE_GPUS
-from components.core.oci.updates import option_fingerprint
+from components.core.oci_target.command import container_entrypoint, container_environment, triton_command
+from components.core.oci_target.dockerfile import backends_for, render_dockerfile
+from components.core.oci_target.group import default_versions
+from components.core.oci_target.iam import policy_compartment, policy_name, policy_statements
+from components.core.oci_target.names import ResourceNames, resource_names
+from components.core.oci_target.rollback import Target, rollback_input
+from components.core.oci_target.settings import OciSettings
+from components.core.oci_target.shapes import SHAPE_GPUS
+from components.core.oci_target.updates import option_fingerprint
 from components.core.package import REPOSITORY_ARTIFACT, plan_content
 from components.core.release import Built, ReleaseArtifact
 from components.core.render import config_dicts

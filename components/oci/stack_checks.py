@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.core.oci.descriptor import OBJECT_PREFIX, Route
-from components.core.oci.names import deployed_models
-from components.core.oci.preflight import artifact_problems, preflight
-from components.core.oci.settings import CONFIG_KEYS, CONFIG_NAMESPACE, OciSettings, read_settings
+from components.core.oci_target.descriptor import OBJECT_PREFIX, Route
+from components.core.oci_target.names import deployed_models
+from components.core.oci_target.preflight import artifact_problems, preflight
+from components.core.oci_target.settings import CONFIG_KEYS, CONFIG_NAMESPACE, OciSettings, read_settings
 from components.core.package import artifact_size_bounds
 from components.core.plan import RepositoryPlan, plan_from_spec
 from components.core.problems import Problem, Severity, UserError, errors

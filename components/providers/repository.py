@@ -32,7 +32,7 @@ from components._internal.atomic import remove_empty_folders
 from components.core.changes import model_changes
 from components.core.content import Content, content_of
 from components.core.hashcache import HashCache
-from components.core.oci.descriptor import Route, descriptor_path, write_descriptor
+from components.core.oci_target.descriptor import Route, descriptor_path, write_descriptor
 from components.core.package import CACHE_NAME, LAYOUTS, BuildResult
 from components.core.plan import load_plan
 from components.core.problems import Problem, UserError
@@ -163,7 +163,7 @@ class TritonModelRepositoryArgs:
     change; a change also changes config.pbtxt's sha256 in `content`, which is what rebuilds."""
     descriptors: Mapping[str, Route] | None = None
     """{artifact name: {bucket, prefix}} for the artifacts uploaded through Object Storage: each gets its descriptor
-    zip beside it (`core.oci.descriptor`), which its catalog Model is created with."""
+    zip beside it (`core.oci_target.descriptor`), which its catalog Model is created with."""
 
 
 class TritonModelRepository(Resource, module="triton", name="TritonModelRepository"):

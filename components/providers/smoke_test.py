@@ -27,7 +27,7 @@ from pulumi.dynamic import (
 from components.core.problems import UserError
 
 if TYPE_CHECKING:
-    from components.core.oci.rollback import DeploymentClient, DeploymentRollback
+    from components.core.oci_target.rollback import DeploymentClient, DeploymentRollback
 from components.core.runtime.deployment import smoke_step
 from components.core.smoke.transport import Transport
 from components.core.spec import load_spec
@@ -97,15 +97,15 @@ def run_smoke_test(props: Mapping[str, Any]) -> dict[str, Any]:
 
 def oci_rollback(rollback: Mapping[str, Any] | None, props: Mapping[str, Any]) -> DeploymentRollback | None:
     """The OCI rollback the inputs describe (`rollback.oci`), or None (a local rollback, or none)."""
-    from components.core.oci.rollback import DeploymentRollback
+    from components.core.oci_target.rollback import DeploymentRollback
 
     described = (rollback or {}).get("oci")
     return DeploymentRollback.from_json(described, str(props["deployment_id"])) if described else None
 
 
 def _data_science(auth: Mapping[str, Any]) -> DeploymentClient:
-    from components.core.oci.rollback import data_science_client
-    from components.core.oci.settings import OciSmokeSettings
+    from components.core.oci_target.rollback import data_science_client
+    from components.core.oci_target.settings import OciSmokeSettings
 
     return data_science_client(OciSmokeSettings.model_validate(dict(auth)))
 
@@ -171,7 +171,7 @@ class InferenceSmokeTestArgs:
     rollback: pulumi.Input[Mapping[str, Any]] | None = None
     """{"state_dir": ...} of a local server: a passing run keeps its artifacts there, a failing run puts the server
     back on them before the update fails (components.core.runtime.passed). {"oci": ...} of an OCI deployment
-    (`components.core.oci.rollback.rollback_input`): before the cases the deployment is pointed at
+    (`components.core.oci_target.rollback.rollback_input`): before the cases the deployment is pointed at
     what this update serves, a failing run points it back at what passed before, a passing run deletes that
     superseded target and records `serving`. None: no rollback."""
     artifacts: pulumi.Input[list[dict[str, Any]]] | None = None

@@ -45,7 +45,7 @@ def stack_settings(stack_file: Path) -> Any:
     naming the file, the line and the key otherwise."""
     import yaml
 
-    from components.core.oci.settings import load_stack_settings
+    from components.core.oci_target.settings import load_stack_settings
     from components.core.stack_settings import LocalSettings, check_settings, stack_file_label
 
     stack = stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")

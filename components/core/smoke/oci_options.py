@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from components.core.oci.rollback import data_science_client
-from components.core.oci.settings import OciSmokeSettings, SmokeHeaders
+from components.core.oci_target.rollback import data_science_client
+from components.core.oci_target.settings import OciSmokeSettings, SmokeHeaders
 from components.core.smoke.oci_transport import OciPredictTransport, signer_factory
 
 

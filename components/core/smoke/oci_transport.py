@@ -29,7 +29,7 @@ import requests
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from components.core.oci.settings import OciSmokeSettings, SmokeHeaders
+from components.core.oci_target.settings import OciSmokeSettings, SmokeHeaders
 from components.core.smoke.transport import SendsPrepared, Tensor, TransportError
 
 ACTIVE = "ACTIVE"

@@ -21,11 +21,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
-from components.core.oci.command import container_entrypoint, container_environment, triton_command
-from components.core.oci.dockerfile import backends_for, min_image_for
-from components.core.oci.group import GroupSource
-from components.core.oci.names import deployed_models, resource_names
-from components.core.oci.settings import OciSettings, config_field
+from components.core.oci_target.command import container_entrypoint, container_environment, triton_command
+from components.core.oci_target.dockerfile import backends_for, min_image_for
+from components.core.oci_target.group import GroupSource
+from components.core.oci_target.names import deployed_models, resource_names
+from components.core.oci_target.settings import OciSettings, config_field
 from components.core.spec import GroupSpec
 
 FINGERPRINT_FORMAT = "oci-option-groups/2"

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from components.core.oci.group import GroupSource, model_views
-from components.core.oci.settings import OciSettings
+from components.core.oci_target.group import GroupSource, model_views
+from components.core.oci_target.settings import OciSettings
 from components.core.problems import Problem
 from components.core.spec import GroupSpec
 

@@ -15,8 +15,8 @@ reaches its steps by name, so it works whichever member folders its steps came f
 
 from __future__ import annotations
 
-from components.core.oci.group import GroupSource, server_args
-from components.core.oci.settings import TRITON_HTTP_PORT, OciSettings
+from components.core.oci_target.group import GroupSource, server_args
+from components.core.oci_target.settings import TRITON_HTTP_PORT, OciSettings
 from components.core.tritonserver_flags import HTTP_PORT, MODEL_REPOSITORY, flag
 
 NVIDIA_ENTRYPOINT = "/opt/nvidia/nvidia_entrypoint.sh"

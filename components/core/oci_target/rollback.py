@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from components.core.oci.settings import OciSmokeSettings
+from components.core.oci_target.settings import OciSmokeSettings
 
 TargetKind = Literal["model_group", "model"]
 ACTIVE = "ACTIVE"

@@ -10,7 +10,7 @@ endpoint links libre2-9). Two differences: the entrypoint scripts come from the 
 copies them from a checkout of the server repository, so the build context here can be empty), and DCGM
 is not installed (it comes from NVIDIA's network apt repository; without it Triton only lacks its GPU
 metrics). The image's ENTRYPOINT is NVIDIA's script, as in NGC's images; a model deployment replaces it
-with its own (`components.core.oci.command`), whose command runs NVIDIA's script once.
+with its own (`components.core.oci_target.command`), whose command runs NVIDIA's script once.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from components.core.oci.command import NVIDIA_ENTRYPOINT
-from components.core.oci.group import GroupSource, model_views
+from components.core.oci_target.command import NVIDIA_ENTRYPOINT
+from components.core.oci_target.group import GroupSource, model_views
 
 NGC_BACKENDS = frozenset({"dali", "fil", "onnxruntime", "openvino", "python", "pytorch", "tensorflow", "tensorrt"})
 """Backends the full NGC tritonserver image ships; any other must be in a custom `baseImage`."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.core.oci.group import GroupSource, model_views
-from components.core.oci.settings import OciSettings
+from components.core.oci_target.group import GroupSource, model_views
+from components.core.oci_target.settings import OciSettings
 from components.core.package import REPOSITORY_ARTIFACT
 from components.core.plan import group_name
 

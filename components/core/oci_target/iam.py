@@ -15,8 +15,8 @@ policies) is documented in the README and never granted by the stack to itself.
 
 from __future__ import annotations
 
-from components.core.oci.group import GroupSource
-from components.core.oci.settings import OciSettings
+from components.core.oci_target.group import GroupSource
+from components.core.oci_target.settings import OciSettings
 from components.core.plan import group_name
 
 DEPLOYMENT_PRINCIPAL = "request.principal.type='datasciencemodeldeployment'"

@@ -19,12 +19,17 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from components.core.oci.command import CONTAINER_TYPE, container_entrypoint, container_environment, triton_command
-from components.core.oci.dockerfile import NGC_BACKENDS, RELEASES, min_image_for, release_of
-from components.core.oci.group import GroupSource, ModelView, model_views
-from components.core.oci.names import deployed_models, resource_names
-from components.core.oci.settings import IMAGE_DIGEST, OciSettings, image_digest_problem
-from components.core.oci.shapes import gpu_problems
+from components.core.oci_target.command import (
+    CONTAINER_TYPE,
+    container_entrypoint,
+    container_environment,
+    triton_command,
+)
+from components.core.oci_target.dockerfile import NGC_BACKENDS, RELEASES, min_image_for, release_of
+from components.core.oci_target.group import GroupSource, ModelView, model_views
+from components.core.oci_target.names import deployed_models, resource_names
+from components.core.oci_target.settings import IMAGE_DIGEST, OciSettings, image_digest_problem
+from components.core.oci_target.shapes import gpu_problems
 from components.core.problems import Problem, Severity
 from components.core.spec import GroupSpec
 from components.core.tritonserver_flags import MANAGED_FLAGS, flag_name
