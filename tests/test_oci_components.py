@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,14 @@ from pulumi.runtime import rpc
 
 from components.core.oci_target.settings import DeploymentSettings, LoggingSettings
 from components.core.problems import UserError
-from components.oci.catalog import CatalogModel, CatalogModelArgs, ObjectStorageUpload
+from components.oci.catalog import CatalogModel, CatalogModelArgs, CatalogPlacement, ObjectStorageUpload
 from components.oci.deployment import TritonModelDeployment, TritonModelDeploymentArgs
 from components.oci.image import ExistingImage, ImageBuild, TritonImage, TritonImageArgs
 from components.oci.model_group import HeterogeneousModelGroup, HeterogeneousModelGroupArgs, membership_label
 from components.providers.repository import write_descriptors
+
+PLACEMENT = CatalogPlacement(compartment_id="c", project_id="p")
+"""A compartment and project, no bucket, no tags, deleted with the stack."""
 
 DIGEST = "sha256:" + "ab" * 32
 MODEL = "oci:DataScience/model:Model"
@@ -117,7 +121,7 @@ def test_a_catalog_model_uploads_its_zip_inline_and_records_what_it_holds(tmp_pa
 
     def program() -> None:
         catalog = CatalogModel("classifier", CatalogModelArgs(
-            compartment_id="c", project_id="p", group_name="vision", artifact=given, display_name="vision/classifier"))
+            placement=PLACEMENT, group_name="vision", artifact=given, display_name="vision/classifier"))
         pulumi.export("model_id", catalog.model_id)
 
     harness = run(program, tmp_path)
@@ -139,8 +143,8 @@ def test_a_large_catalog_model_goes_through_object_storage(tmp_path: Path) -> No
 
     def program() -> None:
         CatalogModel("repository", CatalogModelArgs(
-            compartment_id="c", project_id="p", group_name="vision", artifact=given, display_name="vision/repository",
-            upload="object_storage", object_storage=storage))
+            placement=replace(PLACEMENT, object_storage=storage), group_name="vision", artifact=given,
+            display_name="vision/repository", upload="object_storage"))
 
     harness = run(program, tmp_path)
 
@@ -173,7 +177,7 @@ def test_a_large_catalog_model_goes_through_object_storage(tmp_path: Path) -> No
 def test_a_large_catalog_model_without_a_bucket_is_refused() -> None:
     with pytest.raises(UserError) as raised:
         CatalogModel("repository", CatalogModelArgs(
-            compartment_id="c", project_id="p", group_name="vision", artifact={}, display_name="vision/repository",
+            placement=PLACEMENT, group_name="vision", artifact={}, display_name="vision/repository",
             upload="object_storage"))
 
     assert raised.value.problems[0].field == "object_storage"
@@ -184,7 +188,7 @@ def test_a_heterogeneous_group_maps_each_inference_key_to_its_catalog_model(tmp_
 
     def program() -> None:
         group = HeterogeneousModelGroup("group", HeterogeneousModelGroupArgs(
-            compartment_id="c", project_id="p", group_name="vision", models=list(artifacts), artifacts=artifacts))
+            placement=PLACEMENT, group_name="vision", models=list(artifacts), artifacts=artifacts))
         pulumi.export("members", group.members)
         pulumi.export("label", group.version_label)
 
@@ -208,7 +212,7 @@ def test_a_heterogeneous_group_maps_each_inference_key_to_its_catalog_model(tmp_
 def test_a_group_needs_one_artifact_per_model(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="one artifact per model"):
         HeterogeneousModelGroup("group", HeterogeneousModelGroupArgs(
-            compartment_id="c", project_id="p", group_name="vision", models=["a", "b"],
+            placement=PLACEMENT, group_name="vision", models=["a", "b"],
             artifacts={"a": artifact(tmp_path, "a", ["a"])}))
 
 

@@ -75,25 +75,33 @@ class ObjectStorageUpload:
 
 
 @dataclass(frozen=True)
-class CatalogModelArgs:
-    """One artifact of a `TritonModelRepository`, and where its catalog entry goes.
-
-    `artifact` is `{name, path, sha256, size, models}`; `upload` picks the route (decide it before
-    the zip exists, from an upper bound of its size); `object_storage` is needed for that route.
-    """
+class CatalogPlacement:
+    """Where a group's catalog entries go (compartment, project, the bucket for large artifacts), their tags, and
+    whether they outlive the engine's deletes; the same for every catalog model and model group of a stack."""
 
     compartment_id: pulumi.Input[str]
     project_id: pulumi.Input[str]
-    group_name: str
-    artifact: pulumi.Input[Mapping[str, Any]]
-    display_name: str
-    description: str = ""
-    upload: ArtifactUpload = "inline"
     object_storage: ObjectStorageUpload | None = None
     freeform_tags: Mapping[str, str] | None = None
     keep_for_rollback: bool = False
     """Never deleted by the engine (`retain_on_delete`): a rollback may point the deployment back at it; the smoke
     test deletes it once a newer release has passed (components.core.oci_target.rollback)."""
+
+
+@dataclass(frozen=True)
+class CatalogModelArgs:
+    """One artifact of a `TritonModelRepository`, and where its catalog entry goes.
+
+    `artifact` is `{name, path, sha256, size, models}`; `upload` picks the route (decide it before
+    the zip exists, from an upper bound of its size); the placement's `object_storage` is needed for that route.
+    """
+
+    placement: CatalogPlacement
+    group_name: str
+    artifact: pulumi.Input[Mapping[str, Any]]
+    display_name: str
+    description: str = ""
+    upload: ArtifactUpload = "inline"
 
 
 class CatalogModel(pulumi.ComponentResource):
@@ -109,7 +117,7 @@ class CatalogModel(pulumi.ComponentResource):
     triton_models: pulumi.Output[list[str]]
 
     def __init__(self, name: str, args: CatalogModelArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        if args.upload == "object_storage" and args.object_storage is None:
+        if args.upload == "object_storage" and args.placement.object_storage is None:
             raise UserError(Problem("", "object_storage", f"{args.display_name}: the artifact is above the inline "
                                     "upload limit; give an Object Storage bucket for large artifacts",
                                     "oci.artifact.bucket"))
@@ -117,22 +125,22 @@ class CatalogModel(pulumi.ComponentResource):
         artifact = pulumi.Output.from_input(args.artifact)
         self.artifact_sha256 = artifact.apply(lambda a: str(a["sha256"]))
         self.triton_models = artifact.apply(lambda a: sorted(a["models"]))
-        storage = args.object_storage if args.upload == "object_storage" else None
+        storage = args.placement.object_storage if args.upload == "object_storage" else None
         inline = artifact.apply(lambda a: _inline_file(a, storage))
         self.model = oci.datascience.Model(
             f"{name}-model",
-            compartment_id=args.compartment_id,
-            project_id=args.project_id,
+            compartment_id=args.placement.compartment_id,
+            project_id=args.placement.project_id,
             display_name=args.display_name,
             description=args.description or None,
             model_artifact=inline.apply(lambda file: file[0]),
             artifact_content_length=inline.apply(lambda file: str(file[1])),
             artifact_content_disposition=artifact.apply(_content_disposition),
             custom_metadata_lists=artifact.apply(lambda a: _metadata(a, args.group_name)),
-            freeform_tags=args.freeform_tags,
+            freeform_tags=args.placement.freeform_tags,
             opts=pulumi.ResourceOptions(parent=self, replace_on_changes=REPLACING_PROPERTIES,
                                         ignore_changes=READ_BACK_PROPERTIES if storage is not None else None,
-                                        retain_on_delete=args.keep_for_rollback or None),
+                                        retain_on_delete=args.placement.keep_for_rollback or None),
         )
         self.export = None
         self.ready = [self.model]

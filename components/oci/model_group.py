@@ -20,7 +20,7 @@ from typing import Any
 import pulumi
 import pulumi_oci as oci
 
-from components.oci.catalog import ArtifactUpload, CatalogModel, CatalogModelArgs, ObjectStorageUpload
+from components.oci.catalog import ArtifactUpload, CatalogModel, CatalogModelArgs, CatalogPlacement
 
 GROUP_TYPE = "HETEROGENEOUS"
 
@@ -35,8 +35,7 @@ class HeterogeneousModelGroupArgs:
     default to the group name for the group and `<group>/<model>` for each catalog model.
     """
 
-    compartment_id: pulumi.Input[str]
-    project_id: pulumi.Input[str]
+    placement: CatalogPlacement
     group_name: str
     models: Sequence[str]
     artifacts: Mapping[str, pulumi.Input[Mapping[str, Any]]]
@@ -44,9 +43,6 @@ class HeterogeneousModelGroupArgs:
     display_name: str | None = None
     model_display_names: Mapping[str, str] = field(default_factory=dict)
     uploads: Mapping[str, ArtifactUpload] = field(default_factory=dict)
-    object_storage: ObjectStorageUpload | None = None
-    freeform_tags: Mapping[str, str] | None = None
-    keep_for_rollback: bool = False
 
 
 class HeterogeneousModelGroup(pulumi.ComponentResource):
@@ -74,16 +70,12 @@ class HeterogeneousModelGroup(pulumi.ComponentResource):
             model: CatalogModel(
                 f"{name}-{model}",
                 CatalogModelArgs(
-                    compartment_id=args.compartment_id,
-                    project_id=args.project_id,
+                    placement=args.placement,
                     group_name=args.group_name,
                     artifact=args.artifacts[model],
                     display_name=args.model_display_names.get(model, f"{args.group_name}/{model}"),
                     description=f"Triton model {model} of group {args.group_name}",
                     upload=args.uploads.get(model, "inline"),
-                    object_storage=args.object_storage,
-                    freeform_tags=args.freeform_tags,
-                    keep_for_rollback=args.keep_for_rollback,
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
@@ -92,11 +84,11 @@ class HeterogeneousModelGroup(pulumi.ComponentResource):
         self.ready = [resource for catalog in self.catalog_models.values() for resource in catalog.ready]
         history = oci.datascience.ModelGroupVersionHistory(
             f"{name}-history",
-            compartment_id=args.compartment_id,
-            project_id=args.project_id,
+            compartment_id=args.placement.compartment_id,
+            project_id=args.placement.project_id,
             display_name=args.group_name,
             description=f"versions of the triton-groups model group {args.group_name}",
-            freeform_tags=args.freeform_tags,
+            freeform_tags=args.placement.freeform_tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.members = pulumi.Output.all(
@@ -109,8 +101,8 @@ class HeterogeneousModelGroup(pulumi.ComponentResource):
         ).apply(membership_label)
         self.model_group = oci.datascience.ModelGroup(
             f"{name}-group",
-            compartment_id=args.compartment_id,
-            project_id=args.project_id,
+            compartment_id=args.placement.compartment_id,
+            project_id=args.placement.project_id,
             create_type="CREATE",
             display_name=args.display_name or args.group_name,
             description=args.description or None,
@@ -125,13 +117,13 @@ class HeterogeneousModelGroup(pulumi.ComponentResource):
             ),
             model_group_version_history_id=history.id,
             version_label=self.version_label,
-            freeform_tags=args.freeform_tags,
+            freeform_tags=args.placement.freeform_tags,
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=self.ready,
                 replace_on_changes=["memberModelEntries"],
                 delete_before_replace=False,
-                retain_on_delete=args.keep_for_rollback or None,
+                retain_on_delete=args.placement.keep_for_rollback or None,
             ),
         )
         self.ready = [*self.ready, self.model_group]

@@ -72,7 +72,7 @@ from components.core.package import REPOSITORY_ARTIFACT, plan_content
 from components.core.release import Built, ReleaseArtifact
 from components.core.render import config_dicts
 from components.core.spec import GroupSpec
-from components.oci.catalog import CatalogModel, CatalogModelArgs, ObjectStorageUpload
+from components.oci.catalog import CatalogModel, CatalogModelArgs, CatalogPlacement, ObjectStorageUpload
 from components.oci.deployment import LogNames, TritonModelDeployment, TritonModelDeploymentArgs
 from components.oci.image import ExistingImage, ImageBuild, TritonImage, TritonImageArgs
 from components.oci.model_group import HeterogeneousModelGroup, HeterogeneousModelGroupArgs
@@ -142,10 +142,10 @@ def deploy_oci(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
     needs_storage = "object_storage" in checked.uploads.values()
     policy = _policy(settings, spec, needs_storage, tags)
     storage = _object_storage(settings, checked.region, policy) if needs_storage and checked.region else None
-    if settings.layout == "single":
-        served, target, outputs = _serve_repository(checked, names, project_id, artifacts, storage, tags)
-    else:
-        served, target, outputs = _serve_group(checked, names, project_id, artifacts, storage, tags)
+    placement = CatalogPlacement(compartment_id=settings.compartment_id, project_id=project_id,
+                                 object_storage=storage, freeform_tags=tags, keep_for_rollback=settings.rollback)
+    serve = _serve_repository if settings.layout == "single" else _serve_group
+    served, target, outputs = serve(checked, names, placement, artifacts)
     deployment = TritonModelDeployment(
         "deployment",
         TritonModelDeploymentArgs(
@@ -245,55 +245,24 @@ Served = tuple[list[pulumi.Resource], dict[str, pulumi.Input[str]], dict[str, pu
 """What a deployment serves: the resources it waits for, its model/model-group argument, extra stack outputs."""
 
 
-def _serve_repository(
-    checked: OciPlan, names: ResourceNames, project_id: pulumi.Input[str],
-    artifacts: Mapping[str, pulumi.Output[dict[str, Any]]], storage: ObjectStorageUpload | None,
-    tags: dict[str, str] | None,
-) -> Served:
+def _serve_repository(checked: OciPlan, names: ResourceNames, placement: CatalogPlacement,
+                      artifacts: Mapping[str, pulumi.Output[dict[str, Any]]]) -> Served:
     """Layout single: one catalog model holding the whole repository, for a SINGLE_MODEL deployment."""
-    spec = checked.spec
-    catalog = CatalogModel(
-        "repository-model",
-        CatalogModelArgs(
-            compartment_id=checked.settings.compartment_id,
-            project_id=project_id,
-            group_name=spec.name,
-            artifact=artifacts[REPOSITORY_ARTIFACT],
-            display_name=names.models[REPOSITORY_ARTIFACT],
-            description=f"the Triton model repository of group {spec.name}",
-            upload=checked.uploads[REPOSITORY_ARTIFACT],
-            object_storage=storage,
-            freeform_tags=tags,
-            keep_for_rollback=checked.settings.rollback,
-        ),
-    )
+    group = checked.spec.name
+    catalog = CatalogModel("repository-model", CatalogModelArgs(
+        placement=placement, group_name=group, artifact=artifacts[REPOSITORY_ARTIFACT],
+        display_name=names.models[REPOSITORY_ARTIFACT], description=f"the Triton model repository of group {group}",
+        upload=checked.uploads[REPOSITORY_ARTIFACT]))
     return catalog.ready, {"model_id": catalog.model_id}, {}
 
 
-def _serve_group(
-    checked: OciPlan, names: ResourceNames, project_id: pulumi.Input[str],
-    artifacts: Mapping[str, pulumi.Output[dict[str, Any]]], storage: ObjectStorageUpload | None,
-    tags: dict[str, str] | None,
-) -> Served:
+def _serve_group(checked: OciPlan, names: ResourceNames, placement: CatalogPlacement,
+                 artifacts: Mapping[str, pulumi.Output[dict[str, Any]]]) -> Served:
     """Layout per-model: a heterogeneous model group of one catalog model per model, for a MODEL_GROUP deployment."""
-    spec = checked.spec
-    group = HeterogeneousModelGroup(
-        "group",
-        HeterogeneousModelGroupArgs(
-            compartment_id=checked.settings.compartment_id,
-            project_id=project_id,
-            group_name=spec.name,
-            models=checked.models,
-            artifacts=artifacts,
-            description=spec.description,
-            display_name=names.model_group,
-            model_display_names=names.models,
-            uploads={name: checked.uploads[name] for name in checked.models},
-            object_storage=storage,
-            freeform_tags=tags,
-            keep_for_rollback=checked.settings.rollback,
-        ),
-    )
+    group = HeterogeneousModelGroup("group", HeterogeneousModelGroupArgs(
+        placement=placement, group_name=checked.spec.name, models=checked.models, artifacts=artifacts,
+        description=checked.spec.description, display_name=names.model_group, model_display_names=names.models,
+        uploads={name: checked.uploads[name] for name in checked.models}))
     outputs = {"modelGroupId": group.model_group_id, "modelGroupMembers": group.members}
     return group.ready, {"model_group_id": group.model_group_id}, outputs
 
