@@ -237,6 +237,13 @@ def test_a_failed_smoke_test_points_the_deployment_back_at_the_previous_group_wh
     assert not [call for call in fake.calls if call[0].startswith("delete")]
 
 
+def test_the_deployment_facts_cover_only_the_models_the_stack_deploys(project: tuple[Path, OciCredentials]) -> None:
+    some = passing_dev(project, models=["preprocess", "classifier_onnx"])
+
+    facts = some.one(SMOKE).inputs["deployment_facts"]
+    assert set(facts["coverage"]) == set(facts["instance_groups"]) == {"preprocess", "classifier_onnx"}
+
+
 def test_the_smoke_resource_carries_the_deployment_facts_the_policy_pack_judges(
     project: tuple[Path, OciCredentials],
 ) -> None:

@@ -13,6 +13,7 @@ nothing of this package. So the program records the facts they need on the smoke
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from components._internal.schemas import mc
@@ -31,9 +32,12 @@ def instance_groups(config: mc.ModelConfig | None) -> list[dict[str, Any]]:
     ]
 
 
-def deployment_facts(plan: RepositoryPlan, target: str, shape: str | None, gpu_count: int | None) -> dict[str, Any]:
-    """The facts of the module docstring for the group `plan` describes, served on `target`."""
+def deployment_facts(plan: RepositoryPlan, target: str, shape: str | None, gpu_count: int | None,
+                     deployed: Iterable[str] | None = None) -> dict[str, Any]:
+    """The facts of the module docstring for the group `plan` describes, served on `target`: of the `deployed`
+    models only when the stack serves some of them (OCI's `models` setting), else of every model."""
     spec = plan.spec
+    served = sorted(plan.models if deployed is None else set(deployed) & set(plan.models))
     cases = {model.name: model.smoke for model in spec.models} if spec is not None else {}
     coverage = {
         name: {
@@ -43,11 +47,11 @@ def deployment_facts(plan: RepositoryPlan, target: str, shape: str | None, gpu_c
                 if any(str(expect.match) != SHAPE_ONLY for expect in case.expect.values())
             ),
         }
-        for name in sorted(plan.models)
+        for name in served
     }
     return {
         "coverage": coverage,
         "latency_budget_ms": spec.smoke.latency_budget_ms if spec is not None else None,
-        "instance_groups": {name: instance_groups(plan.models[name].config) for name in sorted(plan.models)},
+        "instance_groups": {name: instance_groups(plan.models[name].config) for name in served},
         "target": {"kind": target, "shape": shape, "gpu_count": gpu_count},
     }

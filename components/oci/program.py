@@ -182,7 +182,7 @@ def deploy_oci(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
             transport_options=deployment.model_deployment_id.apply(
                 lambda deployment_id: smoke_transport_options(settings, deployment_id, default_versions(spec))
             ),
-            deployment_facts=deployment_facts(checked.plan, "oci", shape, SHAPE_GPUS.get(shape)),
+            deployment_facts=deployment_facts(checked.plan, "oci", shape, SHAPE_GPUS.get(shape), checked.models),
             rollback=pulumi.Output.all(_serves(target, outputs), previous).apply(
                 lambda pair: rollback_input(pair[0], Target.from_json(pair[1].get(SERVING_OUTPUT)), settings.smoke))
             if settings.rollback else None,
