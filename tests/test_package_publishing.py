@@ -30,16 +30,16 @@ from pathlib import Path
 import components.core.package as package
 from components.core.plan import plan_from_folder
 
-real = package.read_chunks
+real = package.stream.read_blocks
 
-def read_chunks(path, st):
-    for chunk in real(path, st):
+def read_blocks(path, st, take):
+    for chunk in real(path, st, take):
         yield chunk
         if path.name == "weights.bin":
             print("zipping", flush=True)
             sys.stdin.read()
 
-package.read_chunks = read_chunks
+package.stream.read_blocks = read_blocks
 package.build_artifacts(plan_from_folder(Path(sys.argv[1])), Path(sys.argv[2]), layout=sys.argv[3])
 print("built", flush=True)
 """

@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from components._internal.atomic import write_bytes_atomic
@@ -47,17 +47,26 @@ def read_chunks(path: Path, st: os.stat_result) -> Iterator[memoryview]:
     Raises `UserError` when the file is missing, unreadable, or changes (size, mtime, inode) while it is read.
     """
     buffer = bytearray(min(CHUNK_SIZE, st.st_size + 1))
-    view = memoryview(buffer)
+    return read_blocks(path, st, lambda: buffer)
+
+
+def read_blocks(path: Path, st: os.stat_result, take: Callable[[], bytearray]) -> Iterator[memoryview]:
+    """Like `read_chunks`, but each chunk is read into the buffer `take()` gives (a view of its start), so that a
+    caller handing chunks to other threads can give each one a buffer of its own (from a pool) and read on."""
     total = 0
     try:
         with open_regular(path) as handle:
             if identity(os.fstat(handle.fileno())) != identity(st):
                 raise _changed(path)
-            while count := handle.readinto(buffer):
+            while True:
+                buffer = take()
+                count = handle.readinto(buffer)
+                if not count:
+                    break
                 total += count
                 if total > st.st_size:
                     raise _changed(path)
-                yield view[:count]
+                yield memoryview(buffer)[:count]
             if total != st.st_size or identity(os.fstat(handle.fileno())) != identity(st):
                 raise _changed(path)
     except FileNotFoundError:
@@ -130,6 +139,11 @@ class HashCache:
         sha256 = digest.hexdigest()
         self.record(path, st, sha256, read_at_ns=time.time_ns())
         return sha256
+
+    @property
+    def unsaved(self) -> bool:
+        """Whether something was recorded that `save()` would write."""
+        return self.path is not None and self._dirty
 
     def save(self) -> None:
         """Write the cache file atomically if anything was recorded; entries of files since changed are dropped.
