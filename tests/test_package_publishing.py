@@ -30,16 +30,16 @@ from pathlib import Path
 import components.core.package as package
 from components.core.plan import plan_from_folder
 
-real = package.stream.read_blocks
+real = package.stream.copy_chunks
 
-def read_blocks(path, st, take):
-    for chunk in real(path, st, take):
-        yield chunk
+def copy_chunks(path, st, *args):
+    for count in real(path, st, *args):
+        yield count
         if path.name == "weights.bin":
             print("zipping", flush=True)
             sys.stdin.read()
 
-package.stream.read_blocks = read_blocks
+package.stream.copy_chunks = copy_chunks
 package.build_artifacts(plan_from_folder(Path(sys.argv[1])), Path(sys.argv[2]), layout=sys.argv[3])
 print("built", flush=True)
 """

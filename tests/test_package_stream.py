@@ -7,6 +7,7 @@ sorted, folders before their content, 1980-01-01, Unix modes, stored, manifest l
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -29,9 +30,11 @@ HOUR_NS = 3600 * 10**9
 MIB = 1 << 20
 
 
-def sizes_around(buffer: int) -> list[int]:
-    """File sizes that fall on and beside the writer's boundaries (small writes, buffers, several buffers)."""
-    return [0, 1, 100, stream.SMALL_WRITE - 1, stream.SMALL_WRITE, buffer - 1, buffer, buffer + 1, 2 * buffer + 12345]
+def sizes_around(copy_bytes: int) -> list[int]:
+    """File sizes that fall on and beside the writer's boundaries (small writes and reads, copies, windows)."""
+    edges = [stream.SMALL_WRITE, stream.SMALL_RANGE, copy_bytes]
+    sizes = [0, 1, 100, *(size + delta for size in edges for delta in (-1, 0, 1)), 2 * copy_bytes + 12345]
+    return sizes + ([3 * stream.MAP_BYTES + 4097] if stream.MAP_BYTES < MIB else [])
 
 
 def write_repository(root: Path, sizes: list[int]) -> Path:
@@ -104,21 +107,19 @@ def check_zip(zip_path: Path, repo: Path) -> None:
             assert (archive.read(info), info.CRC) == (data, zlib.crc32(data)), info.filename
 
 
-@pytest.fixture(params=["default buffers", "tiny buffers"])
-def buffer_bytes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
-    """The writer's buffer size: as shipped, or 4 KiB (with 2 buffers and writeback every 16 KiB), so that a
-    small repository crosses every boundary many times."""
-    if request.param == "tiny buffers":
-        monkeypatch.setattr(stream, "BUFFER_BYTES", 4096)
-        monkeypatch.setattr(stream, "BUFFERS", 2)
-        monkeypatch.setattr(stream, "SMALL_WRITE", 1024)
-        monkeypatch.setattr(stream, "SMALL_FLUSH", 2048)
-        monkeypatch.setattr(stream, "WRITEBACK_BYTES", 16384)
-    return stream.BUFFER_BYTES
+@pytest.fixture(params=["default sizes", "tiny sizes"])
+def copy_bytes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """The writer's unit of copy: as shipped, or 12 KiB (windows of 8 KiB, writeback every 16 KiB...), so that
+    a small repository crosses every boundary many times."""
+    if request.param == "tiny sizes":
+        for name, value in {"COPY_BYTES": 12288, "MAP_BYTES": 8192, "SMALL_RANGE": 2048, "SMALL_WRITE": 1024,
+                            "SMALL_FLUSH": 2048, "WRITEBACK_BYTES": 16384}.items():
+            monkeypatch.setattr(stream, name, value)
+    return stream.COPY_BYTES
 
 
-def test_a_cold_build_gives_the_bytes_of_a_plain_zipfile_build(tmp_path: Path, buffer_bytes: int) -> None:
-    repo = write_repository(tmp_path / "src", sizes_around(buffer_bytes))
+def test_a_cold_build_gives_the_bytes_of_a_plain_zipfile_build(tmp_path: Path, copy_bytes: int) -> None:
+    repo = write_repository(tmp_path / "src", sizes_around(copy_bytes))
     want = expected_zip(repo)
 
     result = build_artifacts(plan_from_folder(repo), tmp_path / "out")
@@ -132,8 +133,8 @@ def test_a_cold_build_gives_the_bytes_of_a_plain_zipfile_build(tmp_path: Path, b
     check_zip(artifact.path, repo)
 
 
-def test_two_cold_builds_are_byte_identical_and_so_are_their_manifests(tmp_path: Path, buffer_bytes: int) -> None:
-    repo = write_repository(tmp_path / "src", sizes_around(buffer_bytes))
+def test_two_cold_builds_are_byte_identical_and_so_are_their_manifests(tmp_path: Path, copy_bytes: int) -> None:
+    repo = write_repository(tmp_path / "src", sizes_around(copy_bytes))
 
     first = build_artifacts(plan_from_folder(repo), tmp_path / "one", cache_path=tmp_path / "one.cache")
     second = build_artifacts(plan_from_folder(repo), tmp_path / "two", cache_path=tmp_path / "two.cache")
@@ -141,6 +142,28 @@ def test_two_cold_builds_are_byte_identical_and_so_are_their_manifests(tmp_path:
     for name in ("repository.zip", "repository.manifest.json"):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
     assert first.repository_sha256 == second.repository_sha256
+
+
+@pytest.mark.parametrize("missing", ["copy_file_range", "mmap"])
+def test_without_kernel_copies_or_mappings_the_bytes_are_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    """Where os.copy_file_range cannot copy between the two files (EXDEV: another filesystem) the bytes are read
+    and written; where the zip cannot be mapped it is read back with pread: the zip is the same."""
+    repo = write_repository(tmp_path / "src", [0, 5000, 3 * MIB + 7])
+    want = expected_zip(repo)
+
+    def refused(*args: object, **kwargs: object) -> int:
+        raise OSError(errno.EXDEV if missing == "copy_file_range" else errno.ENODEV, "refused in this test")
+
+    if missing == "copy_file_range":
+        monkeypatch.setattr(os, "copy_file_range", refused)
+    else:
+        monkeypatch.setattr(stream.mmap, "mmap", refused)
+    result = build_artifacts(plan_from_folder(repo), tmp_path / "out")
+
+    assert result.artifacts[0].path.read_bytes() == want
+    assert result.artifacts[0].sha256 == hashlib.sha256(want).hexdigest()
 
 
 @pytest.mark.parametrize("layout", ["per-model", "single"])
@@ -161,19 +184,19 @@ def test_a_build_with_some_digests_cached_gives_the_same_bytes(tmp_path: Path, l
 def test_a_source_changing_mid_build_stops_every_thread_of_the_writer(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(stream, "BUFFER_BYTES", 4096)
+    monkeypatch.setattr(stream, "COPY_BYTES", 4096)
     repo = write_repository(tmp_path / "src", [100_000, 100_000])
     changing = repo / "alpha" / "1" / "part-00.bin"
-    real = stream.read_blocks
+    real = stream.copy_chunks
 
-    def growing(path: Path, st: os.stat_result, take):  # type: ignore[no-untyped-def]
-        for number, chunk in enumerate(real(path, st, take)):
-            yield chunk
+    def growing(path: Path, st: os.stat_result, *args):  # type: ignore[no-untyped-def]
+        for number, count in enumerate(real(path, st, *args)):
+            yield count
             if path == changing and number == 3:
                 with changing.open("ab") as handle:
                     handle.write(b"more")
 
-    monkeypatch.setattr(stream, "read_blocks", growing)
+    monkeypatch.setattr(stream, "copy_chunks", growing)
     before = {thread.name for thread in threading.enumerate()}
     with pytest.raises(UserError) as caught:
         build_artifacts(plan_from_folder(repo), tmp_path / "out")

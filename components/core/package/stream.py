@@ -1,19 +1,20 @@
-"""One artifact zip written in a pipeline: each source byte read once, hashed, CRC'd and written while the next
-buffer is read, and the zip's own sha256 taken as it grows (no second pass over the finished zip).
+"""One artifact zip written in a pipeline: each source byte read once, by the kernel, and the zip's CRCs and both
+sha256s (of each source, for the manifest; of the zip itself) taken from the page cache while the next bytes are
+copied, with no second pass over the finished zip.
 
-Threads (hashlib, zlib and file I/O release the GIL on large buffers, so they run on separate cores):
+Who does what (hashlib, zlib, mmap and file I/O release the GIL, so the threads run on separate cores):
 
-- the reader reads each source file into buffers of a fixed pool (BUFFERS of BUFFER_BYTES: memory stays
-  bounded whatever the file sizes) and hashes it with sha256 for the manifest, unless its digest is known;
-- the calling thread adds the entries through `ReproducibleZipWriter` (zipfile computes the CRC-32) into a
-  `_HashingFile`, which writes with `os.pwrite` and coalesces small writes;
-- the zip hasher feeds the zip's bytes to sha256 in file order as soon as they are final. A stored entry's
-  local header is written again with its CRC once its data is in (the bytes stay those of CPython's zipfile,
-  see `_internal.zipwriter`), so an entry is final when it is closed: small ones are handed over from the
-  write buffer, the data of a large one is read back from the page cache right behind the writer while the
-  next entry is read and written (mapped: `mmap` costs no copy);
+- the calling thread copies each source file into the zip (`hashcache.copy_chunks`: `os.copy_file_range`, so
+  the bytes never pass through Python), COPY_BYTES at a time, and takes the CRC-32 of each piece from the zip's
+  pages (mapped, no copy); zipfile lays out the headers and the central directory (`_internal.zipwriter`);
+- the source hasher takes the sha256 of each source file from the same pages, unless its digest is known;
+- the zip hasher takes the sha256 of the zip in file order as soon as bytes are final. A stored entry's local
+  header is written again with its CRC once its data is in (the bytes stay those of CPython's zipfile), so an
+  entry is final when it is closed; it is hashed then from the page cache, while the next entry is copied;
 - the writeback thread has the kernel start writing the zip to disk as it grows (every WRITEBACK_BYTES), so that
   making the zip durable at the end (the caller's fsync) overlaps the build instead of following it.
+
+Memory stays bounded whatever the file sizes: at most a few windows of MAP_BYTES are mapped at a time.
 """
 
 from __future__ import annotations
@@ -27,35 +28,35 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+import zlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, cast
 
 from components._internal.zipwriter import ReproducibleZipWriter
-from components.core.hashcache import read_blocks
+from components.core.hashcache import copy_chunks
 
-BUFFER_BYTES = 8 << 20
-"""One read of a source file: large enough that each hand-over and each GIL release costs little."""
-BUFFERS = 6
-"""Buffers in flight between the reader and the writer (BUFFERS * BUFFER_BYTES of memory)."""
+COPY_BYTES = 16 << 20
+"""One copy of source bytes into the zip: the unit of the pipeline (and of progress)."""
+MAP_BYTES = 64 << 20
+"""The hashers map the zip in windows of this size (at most) to read what was written."""
+SMALL_RANGE = 256 << 10
+"""Bytes of the zip read with pread rather than mapped (mapping costs more for so few)."""
 SMALL_WRITE = 64 << 10
-"""Writes below this are gathered (headers, small files, the central directory) and written together."""
+"""Writes below this are gathered (headers, bytes in memory, the central directory) and written together."""
 SMALL_FLUSH = 1 << 20
 WRITEBACK_BYTES = 16 << 20
-"""The writeback thread asks for the zip's new bytes to be written to disk every time this much more is written."""
+"""The writeback thread starts the disk writes of the zip's new bytes every time this much more is written."""
 SYNC_FILE_RANGE_WRITE = 2
 """From linux/fs.h: start writing the dirty pages of the range, without waiting."""
-MAP_BYTES = 64 << 20
-"""The zip hasher maps the zip in windows of this size (at most) to hash what was written."""
 MAP_POPULATE = getattr(mmap, "MAP_POPULATE", 0)
 """Linux: map the pages at once (they are in the page cache) rather than one fault per page."""
-POLL_S = 0.1
 
 
 @dataclass(frozen=True)
 class Member:
-    """One zip entry: a folder (`path` ends with '/'), bytes in memory (`data`), or a file read from `source`
+    """One zip entry: a folder (`path` ends with '/'), bytes in memory (`data`), or a file copied from `source`
     as `stat` describes it, whose sha256 is `sha256` if already known (then it is not hashed again)."""
 
     path: str
@@ -68,25 +69,10 @@ class Member:
 
 @dataclass(frozen=True)
 class FileDigest:
-    """The sha256 of a source file as zipped; `read_at_ns` when it was hashed (None: it was known before)."""
+    """The sha256 of a source file as zipped; `read_at_ns` when it was read (None: it was known before)."""
 
     sha256: str
     read_at_ns: int | None
-
-
-class _Stopped(Exception):
-    """The writer gave up: the reader stops where it is."""
-
-
-@dataclass(frozen=True)
-class _End:
-    sha256: str | None
-    read_at_ns: int
-
-
-@dataclass(frozen=True)
-class _Failed:
-    error: BaseException
 
 
 class StreamingZip:
@@ -94,17 +80,17 @@ class StreamingZip:
 
     Use as a context manager: `add_members` (once), then `add_bytes`, then `finish()` for the zip's sha256 and
     size. Leaving the block by an error stops every thread. `on_bytes(n)` is told of each piece of source data
-    written, from the calling thread.
+    copied, from the calling thread.
     """
 
     def __init__(self, fd: int, on_bytes: Callable[[int], None] | None = None) -> None:
         self._fd = fd
         self._on_bytes = on_bytes
         self._hasher = _ZipHasher(fd)
+        self._sources = _SourceHasher(fd)
         self._writeback = _Writeback(fd)
         self._file = _HashingFile(fd, self._hasher, self._writeback)
-        self._threads: list[threading.Thread] = [self._hasher, self._writeback]
-        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = [self._hasher, self._sources, self._writeback]
 
     def __enter__(self) -> StreamingZip:
         for thread in self._threads:
@@ -117,33 +103,26 @@ class StreamingZip:
             self._file.discard()
             with contextlib.suppress(Exception):
                 self._archive.close()
-        self._stop.set()
         self._hasher.close()
+        self._sources.close()
         self._writeback.close()
         for thread in self._threads:
             thread.join()
 
     def add_members(self, members: Sequence[Member]) -> dict[str, FileDigest]:
         """Add `members` in their order; the digest of each file member by path."""
-        files = [member for member in members if member.source is not None]
-        reader = _Reader(files, self._stop)
-        self._threads.append(reader)
-        reader.start()
-        digests: dict[str, FileDigest] = {}
-        try:
-            for member in members:
-                if member.source is not None:
-                    digests[member.path] = self._add_file(member, reader)
-                elif member.path.endswith("/"):
-                    self._archive.add_dir(member.path, member.mode)
-                else:
-                    self._archive.add_bytes(member.path, member.data or b"", member.mode)
-                self._file.settle()
-        finally:
-            self._stop.set()
-            reader.release_all()
-            reader.join()
-        return digests
+        read_at: dict[str, int | None] = {}
+        for member in members:
+            if member.source is not None:
+                read_at[member.path] = self._add_file(member)
+            elif member.path.endswith("/"):
+                self._archive.add_dir(member.path, member.mode)
+            else:
+                self._archive.add_bytes(member.path, member.data or b"", member.mode)
+            self._file.settle()
+        hashed = self._sources.results()
+        return {member.path: FileDigest(member.sha256 or hashed[member.path], read_at[member.path])
+                for member in members if member.source is not None}
 
     def add_bytes(self, name: str, data: bytes, mode: int) -> None:
         self._archive.add_bytes(name, data, mode)
@@ -154,92 +133,174 @@ class StreamingZip:
         self._archive.close()
         return self._file.finish()
 
-    def _add_file(self, member: Member, reader: _Reader) -> FileDigest:
-        assert member.stat is not None
-        with self._archive.add_file(member.path, member.stat.st_size, member.mode) as entry:
-            while True:
-                item = reader.next()
-                if isinstance(item, memoryview):
-                    entry.write(item)
-                    reader.give_back(item)
+    def _add_file(self, member: Member) -> int | None:
+        """Copy one source file in; when it was read (None if its digest was known and it is not hashed)."""
+        assert member.source is not None and member.stat is not None
+        hash_it = member.sha256 is None
+        crc = 0
+        pieces: list[Piece] = []
+        try:
+            with self._archive.add_file_in_place(member.path, member.stat.st_size, member.mode) as placed:
+                offset = self._file.direct_offset()
+                assert offset == placed.offset
+                for count in copy_chunks(member.source, member.stat, self._fd, offset, COPY_BYTES):
+                    for piece in Piece.of(self._fd, offset, count, users=2 + hash_it):
+                        pieces.append(piece)
+                        with piece.use() as view:
+                            crc = zlib.crc32(view, crc)
+                        if hash_it:
+                            self._sources.put(member.path, piece)
+                    self._file.grew(count)
+                    offset += count
                     if self._on_bytes is not None:
-                        self._on_bytes(len(item))
-                elif isinstance(item, _End):
-                    break
-                else:
-                    raise item.error
-        if item.sha256 is None:
-            assert member.sha256 is not None
-            return FileDigest(member.sha256, None)
-        return FileDigest(item.sha256, item.read_at_ns)
+                        self._on_bytes(count)
+                placed.crc = crc
+        except BaseException:
+            for piece in pieces:  # the zip hasher will not have them
+                piece.drop()
+            raise
+        self._file.settle(pieces)
+        if not hash_it:
+            return None
+        self._sources.put(member.path, None)
+        return time.time_ns()
 
 
-class _Reader(threading.Thread):
-    """Reads and hashes `files` in order into pooled buffers; `next()` gives each chunk, then an _End per file."""
+class Piece:
+    """Bytes of the zip shared by the threads that read them (CRC, the source's sha256, the zip's sha256): a
+    mapped window of the page cache (no copy) or, for a few bytes, a copy. Each of its `users` calls `use()`
+    once (or `drop()`); the window is unmapped after the last."""
 
-    def __init__(self, files: Sequence[Member], stop: threading.Event) -> None:
-        super().__init__(name="zip-reader", daemon=True)
-        self._files = files
-        self._stopping = stop
-        self._free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
-        for _ in range(min(BUFFERS, max(1, len(files) * 2))):
-            self._free.put(bytearray(BUFFER_BYTES))
-        self._out: queue.SimpleQueue[memoryview | _End | _Failed] = queue.SimpleQueue()
+    def __init__(self, view: memoryview, window: mmap.mmap | None, users: int) -> None:
+        self._view = view
+        self._window = window
+        self._users = users
+        self._lock = threading.Lock()
+        self.size = view.nbytes
 
-    def next(self) -> memoryview | _End | _Failed:
-        return self._out.get()
+    @classmethod
+    def of(cls, fd: int, start: int, count: int, users: int) -> list[Piece]:
+        """The zip's bytes [start, start + count) as pieces: one mapped window per MAP_BYTES, or one copy of
+        fewer than SMALL_RANGE bytes (or where the file cannot be mapped)."""
+        if count < SMALL_RANGE:
+            return [cls(memoryview(_pread_exactly(fd, count, start)), None, users)]
+        pieces, stop = [], start + count
+        while start < stop:
+            base = start - start % mmap.ALLOCATIONGRANULARITY
+            length = min(stop - base, start - base + MAP_BYTES)
+            try:
+                window = mmap.mmap(fd, length, flags=mmap.MAP_SHARED | MAP_POPULATE, prot=mmap.PROT_READ,
+                                   offset=base)
+            except (OSError, ValueError):
+                pieces.append(cls(memoryview(_pread_exactly(fd, base + length - start, start)), None, users))
+            else:
+                pieces.append(cls(memoryview(window)[start - base:], window, users))
+            start = base + length
+        return pieces
 
-    def give_back(self, view: memoryview) -> None:
-        self._free.put(cast(bytearray, view.obj))
+    @contextlib.contextmanager
+    def use(self) -> Iterator[memoryview]:
+        """The bytes, for one user; released after the block if it was the last."""
+        try:
+            yield self._view
+        finally:
+            self.drop()
 
-    def release_all(self) -> None:
-        """Hand back every chunk not taken yet (the writer stopped early), so that the reader sees the stop."""
-        with contextlib.suppress(queue.Empty):
-            while True:
-                item = self._out.get_nowait()
-                if isinstance(item, memoryview):
-                    self.give_back(item)
+    def drop(self) -> None:
+        """One user is done (or will never come)."""
+        with self._lock:
+            self._users -= 1
+            last = self._users == 0
+        if last:
+            self._view.release()
+            if self._window is not None:
+                self._window.close()
+
+
+def _windows(fd: int, start: int, stop: int) -> Iterator[memoryview]:
+    """Views of the bytes [start, stop) of the file `fd`, mapped a window of at most MAP_BYTES at a time (no copy
+    out of the page cache); read with pread where the file cannot be mapped. Use each view before the next."""
+    granularity = mmap.ALLOCATIONGRANULARITY
+    while start < stop:
+        base = start - start % granularity
+        length = min(stop - base, start - base + MAP_BYTES)
+        try:
+            window = mmap.mmap(fd, length, flags=mmap.MAP_SHARED | MAP_POPULATE, prot=mmap.PROT_READ, offset=base)
+        except (OSError, ValueError):
+            yield memoryview(_pread_exactly(fd, base + length - start, start))
+        else:
+            with window, memoryview(window) as whole:
+                part = whole[start - base:]
+                try:
+                    yield part
+                finally:
+                    part.release()
+        start = base + length
+
+
+def _pread_exactly(fd: int, count: int, offset: int) -> bytes:
+    data = os.pread(fd, count, offset)
+    if len(data) != count:
+        raise OSError(f"the zip being written ended at {offset + len(data)} bytes, before {offset + count}")
+    return data
+
+
+class _SourceHasher(threading.Thread):
+    """sha256 of each source file, fed (path, piece) for each of its pieces in order, then (path, None)."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(name="zip-source-hasher", daemon=True)
+        self._fd = fd
+        self._queue: queue.SimpleQueue[tuple[str, Piece | None] | None] = queue.SimpleQueue()
+        self._digests: dict[str, hashlib._Hash] = {}
+        self._done: dict[str, str] = {}
+        self._error: BaseException | None = None
+        self._closed = False
+
+    def put(self, path: str, item: Piece | None) -> None:
+        self._queue.put((path, item))
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+
+    def results(self) -> dict[str, str]:
+        """The hex digest of every file ended with (path, None); the error met while hashing, if any."""
+        self.close()
+        self.join()
+        if self._error is not None:
+            raise self._error
+        return self._done
 
     def run(self) -> None:
-        try:
-            for member in self._files:
-                assert member.source is not None and member.stat is not None
-                digest = hashlib.sha256() if member.sha256 is None else None
-                taken: list[bytearray] = []
-                for view in read_blocks(member.source, member.stat, lambda taken=taken: self._take(taken)):
-                    if digest is not None:
+        while (item := self._queue.get()) is not None:
+            if self._error is not None:
+                continue
+            path, piece = item
+            try:
+                digest = self._digests.setdefault(path, hashlib.sha256())
+                if piece is None:
+                    self._done[path] = self._digests.pop(path).hexdigest()
+                else:
+                    with piece.use() as view:
                         digest.update(view)
-                    taken.clear()
-                    self._out.put(view)
-                for unused in taken:
-                    self._free.put(unused)
-                self._out.put(_End(None if digest is None else digest.hexdigest(), time.time_ns()))
-        except _Stopped:
-            return
-        except BaseException as exc:
-            self._out.put(_Failed(exc))
-
-    def _take(self, taken: list[bytearray]) -> bytearray:
-        while not self._stopping.is_set():
-            with contextlib.suppress(queue.Empty):
-                buffer = self._free.get(timeout=POLL_S)
-                taken.append(buffer)
-                return buffer
-        raise _Stopped
+            except BaseException as exc:
+                self._error = exc
 
 
 class _ZipHasher(threading.Thread):
-    """sha256 of the zip, fed in file order with bytes or (start, stop) ranges to read back from the file."""
+    """sha256 of the zip, fed in file order with bytes, pieces, or (start, stop) ranges to read from the file."""
 
     def __init__(self, fd: int) -> None:
         super().__init__(name="zip-hasher", daemon=True)
         self._fd = fd
-        self._queue: queue.SimpleQueue[bytes | tuple[int, int] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[bytes | Piece | tuple[int, int] | None] = queue.SimpleQueue()
         self._digest = hashlib.sha256()
         self._error: BaseException | None = None
         self._closed = False
 
-    def put(self, item: bytes | tuple[int, int]) -> None:
+    def put(self, item: bytes | Piece | tuple[int, int]) -> None:
         self._queue.put(item)
 
     def close(self) -> None:
@@ -262,45 +323,16 @@ class _ZipHasher(threading.Thread):
             try:
                 if isinstance(item, bytes):
                     self._digest.update(item)
+                elif isinstance(item, Piece):
+                    with item.use() as view:
+                        self._digest.update(view)
+                elif item[1] - item[0] < SMALL_RANGE:
+                    self._digest.update(_pread_exactly(self._fd, item[1] - item[0], item[0]))
                 else:
-                    self._hash_range(*item)
+                    for view in _windows(self._fd, *item):
+                        self._digest.update(view)
             except BaseException as exc:
                 self._error = exc
-
-    def _hash_range(self, start: int, stop: int) -> None:
-        """Hash the zip's bytes [start, stop) from the file, mapped in windows of MAP_BYTES (no copy out of the
-        page cache, where they were just written); read with pread where mapping is not possible."""
-        granularity = mmap.ALLOCATIONGRANULARITY
-        while start < stop:
-            base = start - start % granularity
-            length = min(stop - base, MAP_BYTES)
-            try:
-                window = mmap.mmap(self._fd, length, flags=mmap.MAP_SHARED | MAP_POPULATE, prot=mmap.PROT_READ,
-                                   offset=base)
-            except (OSError, ValueError):
-                self._read_range(start, base + length)
-            else:
-                with window, memoryview(window) as view:
-                    self._digest.update(view[start - base:])
-            start = base + length
-
-    def _read_range(self, start: int, stop: int) -> None:
-        buffer = bytearray(min(BUFFER_BYTES, stop - start))
-        view = memoryview(buffer)
-        while start < stop:
-            count = _pread_into(self._fd, view[: min(len(buffer), stop - start)], start)
-            if count == 0:
-                raise OSError(f"the zip ended at {start} bytes while being hashed")
-            self._digest.update(view[:count])
-            start += count
-
-
-def _pread_into(fd: int, view: memoryview, offset: int) -> int:
-    if hasattr(os, "preadv"):
-        return os.preadv(fd, [view], offset)
-    data = os.pread(fd, len(view), offset)
-    view[: len(data)] = data
-    return len(data)
 
 
 class _Writeback(threading.Thread):
@@ -435,15 +467,31 @@ class _HashingFile:
     def flush(self) -> None:
         self._flush_small()
 
-    def settle(self) -> None:
-        """Every byte written so far is final: hand it to the zip hasher."""
-        if self._settled == self._end:
-            return
-        if self._small and self._small_at <= self._settled:
-            self._hasher.put(bytes(memoryview(self._small)[self._settled - self._small_at:]))
-        else:
-            self._flush_small()
-            self._hasher.put((self._settled, self._end))
+    def direct_offset(self) -> int:
+        """Where bytes written to fd directly (not through `write`) go next: the end, every gathered write out."""
+        if self._pos != self._end:
+            raise ValueError("direct writes go at the end of the zip")
+        self._flush_small()
+        return self._end
+
+    def grew(self, count: int) -> None:
+        """`count` bytes were written to fd directly at the end (`direct_offset`)."""
+        self._end += count
+        self._pos = self._end
+        self._writeback.wrote(self._end)
+
+    def settle(self, tail: Sequence[Piece] = ()) -> None:
+        """Every byte written so far is final: hand it to the zip hasher. `tail` holds the last bytes, in order, as
+        the caller has them already (the data of the entry just closed), so they are not read again."""
+        start = self._end - sum(piece.size for piece in tail)
+        if self._settled < start:
+            if self._small and self._small_at <= self._settled and start == self._end:
+                self._hasher.put(bytes(memoryview(self._small)[self._settled - self._small_at:]))
+            else:
+                self._flush_small()
+                self._hasher.put((self._settled, start))
+        for piece in tail:
+            self._hasher.put(piece)
         self._settled = self._end
 
     def finish(self) -> tuple[str, int]:
