@@ -48,6 +48,9 @@ SMALL_WRITE = 64 << 10
 SMALL_FLUSH = 1 << 20
 WRITEBACK_BYTES = 16 << 20
 """The writeback thread starts the disk writes of the zip's new bytes every time this much more is written."""
+DATASYNC_BYTES = 256 << 20
+"""The writeback thread also waits for the disk (fdatasync, a journal commit) every this many bytes, so that the
+final fsync commits only the end of the zip."""
 SYNC_FILE_RANGE_WRITE = 2
 """From linux/fs.h: start writing the dirty pages of the range, without waiting."""
 MAP_POPULATE = getattr(mmap, "MAP_POPULATE", 0)
@@ -349,6 +352,7 @@ class _Writeback(threading.Thread):
         self._start = _sync_file_range()
         self._written = 0
         self._begun = 0
+        self._durable = 0
         self._closing = False
         self._error: OSError | None = None
         self._wake = threading.Condition()
@@ -383,6 +387,9 @@ class _Writeback(threading.Thread):
                 start, stop = self._begun, self._written
             try:
                 self._start(self._fd, start, stop - start)
+                if stop - self._durable >= DATASYNC_BYTES:
+                    os.fdatasync(self._fd)
+                    self._durable = stop
             except OSError as exc:
                 self._error = exc
                 return
