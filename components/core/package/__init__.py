@@ -40,10 +40,10 @@ an unchanged repository of many GB costs a stat per file. When an earlier zip ex
 cache misses is hashed first to decide; otherwise each file is read once, hashed (if unknown) and zipped
 in the same pass (a first build reads every file once).
 
-Fast. A zip is written in a pipeline (`stream`): reading, the sources' sha256, the CRC-32 and the writes run
-in parallel threads on bounded buffers, the zip's own sha256 is taken as it grows, and the kernel writes the
-zip to disk during the build, so that a cold build costs about what a durable copy of the same bytes does
-(bench/packaging_bench.py). `on_progress` is told the bytes zipped so far, for a progress display.
+Fast. A zip is written in a pipeline (`stream`): the kernel copies each file in, the CRC-32, the sources'
+sha256 and the zip's own sha256 are taken from the page cache by parallel threads while the next bytes are
+copied, and the disk writes the zip during the build, so that a cold build costs about what a durable copy of
+the same bytes does (bench/packaging_bench.py). `on_progress` is told the bytes zipped so far, for a display.
 
 Modules, by job: `manifest` (entries, manifests, digests, sizes before building), `build` (the build of a
 plan into `out`: deciding what to rewrite, publishing, removing what is stale), `stream` (writing one zip).

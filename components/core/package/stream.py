@@ -11,10 +11,13 @@ Who does what (hashlib, zlib, mmap and file I/O release the GIL, so the threads 
 - the zip hasher takes the sha256 of the zip in file order as soon as bytes are final. A stored entry's local
   header is written again with its CRC once its data is in (the bytes stay those of CPython's zipfile), so an
   entry is final when it is closed; it is hashed then from the page cache, while the next entry is copied;
-- the writeback thread has the kernel start writing the zip to disk as it grows (every WRITEBACK_BYTES), so that
-  making the zip durable at the end (the caller's fsync) overlaps the build instead of following it.
+- the writeback thread has the kernel start writing the zip to disk as it grows (every WRITEBACK_BYTES, waiting
+  for it every DATASYNC_BYTES), so that making the zip durable at the end (the caller's fsync) overlaps the build
+  instead of following it.
 
-Memory stays bounded whatever the file sizes: at most a few windows of MAP_BYTES are mapped at a time.
+Memory: nothing but small pieces (under SMALL_RANGE) is copied out of the page cache. The windows of the entry
+being written stay mapped until the zip hasher has taken them (after the entry is closed): address space, not
+memory, as the pages are the page cache's own, which the kernel writes back and may reclaim as usual.
 """
 
 from __future__ import annotations
@@ -342,8 +345,9 @@ class _Writeback(threading.Thread):
     """Starts the disk writes of the zip's new bytes each time WRITEBACK_BYTES more were written (`sync_file_range`
     with SYNC_FILE_RANGE_WRITE: no waiting, no journal commit), so that the final fsync finds little left to do.
 
-    Where the call does not exist (not Linux) the thread does nothing: the final fsync writes everything. An
-    fdatasync per step would do it too, but waits for a journal commit each time, which costs more than it saves.
+    Every DATASYNC_BYTES it also waits for them (fdatasync), so that the journal commits as the zip grows rather
+    than all at the end; an fdatasync at every step would cost a commit each time, more than it saves. Where
+    sync_file_range does not exist (not Linux) the thread does nothing: the final fsync writes everything.
     """
 
     def __init__(self, fd: int) -> None:
