@@ -25,6 +25,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -47,6 +48,9 @@ EXIT_INTERNAL_ERROR = 70
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 """128 + SIGPIPE: what a shell reports for a tool whose reader went away (`triton-groups schema | head -1`)."""
+PROGRESS_DELAY_ENV = "TRITON_GROUPS_PROGRESS_DELAY_S"
+"""For tests: seconds a build runs before its progress is shown on a terminal (default PROGRESS_DELAY_S)."""
+PROGRESS_DELAY_S = 2.0
 
 
 def _valid_plan(source: str, verb: str) -> RepositoryPlan:
@@ -145,8 +149,11 @@ def _build(args: argparse.Namespace) -> int:
 
     plan = _valid_plan(args.source, "built")
     cache = Path(args.cache) if args.cache else None
-    result = build_artifacts(plan, Path(args.out), layout=args.layout, cache_path=cache,
-                             on_wait=lambda line: print(line, file=sys.stderr, flush=True))
+    show = not args.json and sys.stdout.isatty() and sys.stderr.isatty()
+    with _build_progress(show) as on_progress:
+        result = build_artifacts(plan, Path(args.out), layout=args.layout, cache_path=cache,
+                                 on_wait=lambda line: print(line, file=sys.stderr, flush=True),
+                                 on_progress=on_progress)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
@@ -158,6 +165,38 @@ def _build(args: argparse.Namespace) -> int:
         for name in result.removed:
             print(f"removed {name}: left from an earlier build, not part of this one")
     return 0
+
+
+@contextlib.contextmanager
+def _build_progress(show: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress callback for `build_artifacts` drawing bytes zipped of the total, rate and time left on stderr
+    (rich), once the build has run PROGRESS_DELAY_S ($TRITON_GROUPS_PROGRESS_DELAY_S); None unless `show`."""
+    if not show:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+    delay_s = float(os.environ.get(PROGRESS_DELAY_ENV, PROGRESS_DELAY_S))
+    started = time.monotonic()
+    display = Progress(TextColumn("zipping"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                       TextColumn("left"), TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+    task = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal task
+        if task is None:
+            if time.monotonic() - started < delay_s:
+                return
+            display.start()
+            task = display.add_task("zip", total=total)
+        display.update(task, completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if task is not None:
+            display.stop()
 
 
 def _smoke(args: argparse.Namespace) -> int:

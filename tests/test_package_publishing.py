@@ -19,7 +19,7 @@ import pytest
 from triton_models import PYTHON_MODEL, one_model_repository
 
 from components.cli import main
-from components.core.package import COMMIT_NAME, build_artifacts
+from components.core.package import COMMIT_NAME, build_artifacts, plan_content
 from components.core.plan import load_plan, plan_from_folder
 from components.core.problems import UserError
 
@@ -30,16 +30,16 @@ from pathlib import Path
 import components.core.package as package
 from components.core.plan import plan_from_folder
 
-real = package.read_chunks
+real = package.stream.copy_chunks
 
-def read_chunks(path, st):
-    for chunk in real(path, st):
-        yield chunk
+def copy_chunks(path, st, *args):
+    for count in real(path, st, *args):
+        yield count
         if path.name == "weights.bin":
             print("zipping", flush=True)
             sys.stdin.read()
 
-package.read_chunks = read_chunks
+package.stream.copy_chunks = copy_chunks
 package.build_artifacts(plan_from_folder(Path(sys.argv[1])), Path(sys.argv[2]), layout=sys.argv[3])
 print("built", flush=True)
 """
@@ -197,3 +197,38 @@ def test_two_builds_into_one_folder_take_turns_and_the_last_one_wins(tmp_path: P
 
     assert finished.is_set()
     assert list(consistent(out)) == ["m.zip"], "the second build saw the first's zip and removed it as stale"
+
+
+def test_the_next_build_removes_every_kind_of_temporary_file_a_build_leaves_and_nothing_else(tmp_path: Path) -> None:
+    """Temporary files named as a killed build leaves them (`.<target>.<8 characters>.tmp`) for a zip, a manifest,
+    the hash cache and the commit record go; a temporary file of something else the user keeps there stays."""
+    repo, out = repository(tmp_path), tmp_path / "out"
+    out.mkdir()
+    left = [".repository.zip.k1ll3d_x.tmp", ".repository.manifest.json.abcd1234.tmp", ".m.zip.0000aaaa.tmp",
+            "..hash-cache.json.q9w8e7r6.tmp", f".{COMMIT_NAME}.zz11yy22.tmp"]
+    kept = [".notes.txt.abcd1234.tmp", "repository.zip.tmp", ".repository.zip.tmp"]
+    for name in left + kept:
+        (out / name).write_bytes(b"PK\x03\x04 half written")
+
+    result = build_artifacts(plan_from_folder(repo), out)
+
+    assert sorted(path.name for path in out.iterdir() if path.name.endswith(".tmp")) == sorted(kept)
+    for name in kept:
+        (out / name).unlink()
+    assert consistent(out) == {"repository.zip": result.artifacts[0].sha256}
+
+
+def test_a_preview_while_a_build_runs_leaves_its_temporary_files_and_cache_alone(tmp_path: Path) -> None:
+    """A preview (`plan_content`) into the folder of a running build does not write the hash cache there: the
+    build, which removes what looks like a killed build's temporary files, owns the folder until it is done."""
+    repo, out = repository(tmp_path, b"\x04" * (1 << 20)), tmp_path / "out"
+    running = blocked_build(repo, out)
+    temporaries = sorted(path.name for path in out.iterdir())
+
+    content, digest = plan_content(plan_from_folder(repo), out)
+
+    assert sorted(path.name for path in out.iterdir()) == temporaries
+    assert running.communicate("", timeout=60)[0] == "built\n"
+    result = build_artifacts(plan_from_folder(repo), out)
+    assert consistent(out) == {"repository.zip": result.artifacts[0].sha256}
+    assert (digest, sorted(content["m"])) == (result.repository_sha256, ["1/model.py", "1/weights.bin", "config.pbtxt"])

@@ -28,6 +28,7 @@ import contextlib
 import stat
 import zipfile
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from types import TracebackType
 from typing import IO, Protocol
 
@@ -40,6 +41,14 @@ ZIP64_FIELD_HEADER = 4
 
 class EntryWriter(Protocol):
     def write(self, data: bytes | memoryview, /) -> int: ...
+
+
+@dataclass
+class PlacedData:
+    """Where the data of an entry written in place starts in the archive, and (set by the caller) its CRC-32."""
+
+    offset: int
+    crc: int = 0
 
 
 class ReproducibleZipWriter:
@@ -76,6 +85,24 @@ class ReproducibleZipWriter:
         info.file_size = size
         with self._zip.open(info, "w") as entry:
             yield entry
+
+    @contextlib.contextmanager
+    def add_file_in_place(self, name: str, size: int, mode: int = 0o644) -> Iterator[PlacedData]:
+        """A file entry whose `size` bytes the caller puts into the archive's file itself (a kernel copy), not
+        through this writer: at `placed.offset`, the handle's position when yielded. Before the block ends the
+        caller leaves the handle at the end of those bytes and sets `placed.crc` to their CRC-32. The archive's
+        bytes are those `add_file` writes for the same data.
+
+        zipfile has no call for data written around it: this tells the entry what its `write` calls would have
+        counted (CPython 3.11's `_ZipWriteFile` counters, which it turns into the header and the central record).
+        """
+        info = _info(name, stat.S_IFREG | mode)
+        info.file_size = size
+        with self._zip.open(info, "w") as entry:
+            placed = PlacedData(self._zip.fp.tell())  # type: ignore[union-attr]
+            yield placed
+            entry._file_size = entry._compress_size = size  # type: ignore[attr-defined]
+            entry._crc = placed.crc  # type: ignore[attr-defined]
 
     def close(self) -> None:
         """Write the central directory; the handle stays open. On leaving a `with` block by an error the

@@ -10,13 +10,15 @@ mtime, so a digest taken less than `RACY_WINDOW_NS` after the file's mtime is us
 (git calls such entries "racily clean"). Small files just edited are then hashed again next time;
 large files take longer than the window to read, so they are kept.
 
-Every read goes through `read_chunks`, which checks that the file still is the one its stat
-described, before and after reading, and raises a `UserError` when it vanished or changed meanwhile.
+Every read goes through `read_chunks` (or `copy_chunks`, which copies a file into another), which checks
+that the file still is the one its stat described, before and after reading, and raises a `UserError`
+when it vanished or changed meanwhile.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -60,17 +62,81 @@ def read_chunks(path: Path, st: os.stat_result) -> Iterator[memoryview]:
                 yield view[:count]
             if total != st.st_size or identity(os.fstat(handle.fileno())) != identity(st):
                 raise _changed(path)
-    except FileNotFoundError:
-        raise UserError(Problem(str(path), "", "disappeared while being read; restore it and run again",
-                                "hash.source_missing")) from None
-    except NotUsable as exc:
-        if exc.code == "missing":
-            raise UserError(Problem(str(path), "", "disappeared while being read; restore it and run again",
-                                    "hash.source_missing")) from None
-        raise UserError(Problem(str(path), "", f"{exc.reason}; check the file", "hash.not_a_file")) from None
+    except (OSError, NotUsable) as exc:
+        raise _unreadable(path, exc) from None
+
+
+def copy_chunks(path: Path, st: os.stat_result, fd: int, offset: int, chunk: int = CHUNK_SIZE) -> Iterator[int]:
+    """Copy the bytes of `path` into the open file `fd` from `offset` on, `chunk` at a time, yielding each count
+    once written; the file is checked as `read_chunks` checks it (the same UserErrors).
+
+    The copy is the kernel's (`os.copy_file_range`: the bytes never pass through Python, and a filesystem that
+    can share blocks shares them); where it is not possible (another filesystem, another system), the bytes are
+    read and written. A full disk is raised as the OSError it is: it is about `fd`, not about `path`.
+    """
+    total = 0
+    try:
+        with open_regular(path) as handle:
+            source = handle.fileno()
+            if identity(os.fstat(source)) != identity(st):
+                raise _changed(path)
+            buffer: bytearray | None = None if hasattr(os, "copy_file_range") else bytearray(min(chunk, st.st_size))
+            while total < st.st_size:
+                want = min(chunk, st.st_size - total)
+                count = None
+                if buffer is None:
+                    try:
+                        count = os.copy_file_range(source, fd, want, total, offset + total)
+                    except OSError as exc:
+                        if exc.errno not in COPY_UNSUPPORTED:
+                            raise
+                        buffer = bytearray(min(chunk, st.st_size))
+                if count is None:
+                    assert buffer is not None
+                    count = _read_then_write(source, fd, memoryview(buffer)[:want], total, offset + total)
+                if count == 0:
+                    raise _changed(path)
+                total += count
+                yield count
+            if identity(os.fstat(source)) != identity(st):
+                raise _changed(path)
     except OSError as exc:
-        raise UserError(Problem(str(path), "", f"cannot be read ({exc.strerror or exc}); check the file and its "
-                                "permissions", "hash.unreadable")) from None
+        if exc.errno in DISK_FULL:
+            raise
+        raise _unreadable(path, exc) from None
+    except NotUsable as exc:
+        raise _unreadable(path, exc) from None
+
+
+COPY_UNSUPPORTED = {errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ETXTBSY}
+"""What os.copy_file_range raises where the kernel cannot copy between these two files: read and write instead."""
+DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def _read_then_write(source: int, target: int, view: memoryview, source_offset: int, target_offset: int) -> int:
+    """Copy up to len(view) bytes from `source` at `source_offset` to `target`; the count (0 at the end of `source`)."""
+    count = os.preadv(source, [view], source_offset) if hasattr(os, "preadv") else _pread(source, view, source_offset)
+    done = 0
+    while done < count:
+        done += os.pwrite(target, view[done:count], target_offset + done)
+    return count
+
+
+def _pread(fd: int, view: memoryview, offset: int) -> int:
+    data = os.pread(fd, len(view), offset)
+    view[: len(data)] = data
+    return len(data)
+
+
+def _unreadable(path: Path, exc: OSError | NotUsable) -> UserError:
+    """The UserError of a source file that vanished or cannot be read while being read."""
+    if isinstance(exc, FileNotFoundError) or (isinstance(exc, NotUsable) and exc.code == "missing"):
+        return UserError(Problem(str(path), "", "disappeared while being read; restore it and run again",
+                                 "hash.source_missing"))
+    if isinstance(exc, NotUsable):
+        return UserError(Problem(str(path), "", f"{exc.reason}; check the file", "hash.not_a_file"))
+    return UserError(Problem(str(path), "", f"cannot be read ({exc.strerror or exc}); check the file and its "
+                             "permissions", "hash.unreadable"))
 
 
 def _changed(path: Path) -> UserError:
@@ -130,6 +196,11 @@ class HashCache:
         sha256 = digest.hexdigest()
         self.record(path, st, sha256, read_at_ns=time.time_ns())
         return sha256
+
+    @property
+    def unsaved(self) -> bool:
+        """Whether something was recorded that `save()` would write."""
+        return self.path is not None and self._dirty
 
     def save(self) -> None:
         """Write the cache file atomically if anything was recorded; entries of files since changed are dropped.
