@@ -27,7 +27,7 @@ def definitions(name: str) -> list[str]:
 @pytest.mark.parametrize(
     ("name", "owner"),
     [
-        ("Layout", "core/package.py"),
+        ("Layout", "core/package/manifest.py"),
         ("group_name", "core/plan.py"),
         ("MANAGED_FLAGS", "core/tritonserver_flags.py"),
         ("flag_name", "core/tritonserver_flags.py"),
