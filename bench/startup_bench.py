@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from local_common import machine_line
+from local_common import cache_bytecode_as_installed, machine_line
 from packaging_bench import generate_repository, record
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -43,6 +43,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--no-record", action="store_true")
     options = parser.parse_args()
+    bytecode = cache_bytecode_as_installed()
     with tempfile.TemporaryDirectory() as scratch:
         repo = generate_repository(Path(scratch), int(options.gib * (1 << 30)), 4)
         out = Path(scratch) / "out"
@@ -56,7 +57,7 @@ def main() -> None:
     warm = list(rows.values())[-1]
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     block = "\n".join([
-        f"### {now}", "", f"{machine_line()}; medians of {options.repeats} runs, each a new process.", "",
+        f"### {now}", "", f"{machine_line()}; {bytecode}; medians of {options.repeats} runs, each a new process.", "",
         "| command | seconds |", "|---|---:|", *(f"| {name} | {seconds:.3f} |" for name, seconds in rows.items()), "",
         f"Warm build end to end: **{warm:.3f} s** (goal <= 0.3 s: {'met' if warm <= 0.3 else 'NOT met'}).", "",
     ])

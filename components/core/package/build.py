@@ -12,7 +12,7 @@ import stat
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from components._internal.atomic import finish_publishing, publish_together, remove_temporaries, staged_file
 from components._internal.flock import exclusive
@@ -36,9 +36,11 @@ from components.core.package.manifest import (
     repository_digest,
     zip_order,
 )
-from components.core.package.stream import Member, StreamingZip
 from components.core.plan import RepositoryPlan, require_complete
 from components.core.problems import Problem, UserError
+
+if TYPE_CHECKING:
+    from components.core.package.stream import Member
 
 COMMIT_NAME = ".build-commit.json"
 """The commit record of a build publishing its zips and manifests (see `atomic.publish_together`)."""
@@ -355,6 +357,8 @@ def _write_artifact(
     `plan.known` holds the digests already known by repository path; the other files are hashed as they are
     zipped, and their digests recorded in `cache`.
     """
+    from components.core.package.stream import StreamingZip  # the writer only when a zip is written, not when warm
+
     name, models, members = plan.name, plan.models, plan.members
     zip_path = out / f"{name}.zip"
     handle, tmp = staging.enter_context(staged_file(zip_path, "w+b", ARTIFACT_FILE_MODE))
@@ -382,6 +386,8 @@ def _write_artifact(
 
 def _member(item: Item, known: str | None) -> Member:
     """The zip entry of `item`: a folder, bytes rendered in memory, or a file to read (and hash unless `known`)."""
+    from components.core.package.stream import Member
+
     if item.source is None:
         return Member(item.path, item.mode)
     if item.stat is None:
