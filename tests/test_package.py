@@ -22,6 +22,7 @@ from components.core.package import (
     build_artifacts,
     plan_manifest,
     repository_digest,
+    stream,
 )
 from components.core.plan import plan_from_folder
 from components.core.problems import UserError
@@ -292,13 +293,13 @@ def test_a_file_vanishing_mid_build_leaves_the_previous_artifacts(
     rewrite(repo / "add" / "1" / "model.py", b"# edited\n")
     rewrite(repo / "ens" / "config.pbtxt", b'name: "ens"\nplatform: "ensemble"\n# edited\n')
     plan = plan_from_folder(repo)
-    real = package.stream.copy_chunks
+    real = stream.copy_chunks
 
     def deleting_the_ensemble_config(path: Path, st: os.stat_result, *args):
         (repo / "ens" / "config.pbtxt").unlink(missing_ok=True)
         return real(path, st, *args)
 
-    monkeypatch.setattr(package.stream, "copy_chunks", deleting_the_ensemble_config)
+    monkeypatch.setattr(stream, "copy_chunks", deleting_the_ensemble_config)
     with pytest.raises(UserError) as caught:
         build_artifacts(plan, out, layout=layout)
 
@@ -368,13 +369,13 @@ def test_a_failed_build_keeps_the_artifacts_it_would_have_replaced(
     build_artifacts(plan_from_folder(repo), out, layout="per-model")
     before = snapshot(out)
     plan = plan_from_folder(repo)
-    real = package.stream.copy_chunks
+    real = stream.copy_chunks
 
     def deleting_the_ensemble_config(path: Path, st: os.stat_result, *args):
         (repo / "ens" / "config.pbtxt").unlink(missing_ok=True)
         return real(path, st, *args)
 
-    monkeypatch.setattr(package.stream, "copy_chunks", deleting_the_ensemble_config)
+    monkeypatch.setattr(stream, "copy_chunks", deleting_the_ensemble_config)
     with pytest.raises(UserError) as caught:
         build_artifacts(plan, out, layout="single")
 
@@ -415,7 +416,7 @@ def test_a_file_growing_mid_build_fails_it(repo: Path, tmp_path: Path, monkeypat
     out = tmp_path / "out"
     weights = repo / "add" / "1" / "weights.bin"
     plan = plan_from_folder(repo)
-    real = package.stream.copy_chunks
+    real = stream.copy_chunks
 
     def appending_while_read(path: Path, st: os.stat_result, *args):
         for number, chunk in enumerate(real(path, st, *args)):
@@ -424,7 +425,7 @@ def test_a_file_growing_mid_build_fails_it(repo: Path, tmp_path: Path, monkeypat
                 with weights.open("ab") as handle:
                     handle.write(b"still downloading")
 
-    monkeypatch.setattr(package.stream, "copy_chunks", appending_while_read)
+    monkeypatch.setattr(stream, "copy_chunks", appending_while_read)
     with pytest.raises(UserError) as caught:
         build_artifacts(plan, out)
 

@@ -28,9 +28,10 @@ BLOCKED_BUILD = """
 import sys, time
 from pathlib import Path
 import components.core.package as package
+import components.core.package.stream as stream
 from components.core.plan import plan_from_folder
 
-real = package.stream.copy_chunks
+real = stream.copy_chunks
 
 def copy_chunks(path, st, *args):
     for count in real(path, st, *args):
@@ -39,7 +40,7 @@ def copy_chunks(path, st, *args):
             print("zipping", flush=True)
             sys.stdin.read()
 
-package.stream.copy_chunks = copy_chunks
+stream.copy_chunks = copy_chunks
 package.build_artifacts(plan_from_folder(Path(sys.argv[1])), Path(sys.argv[2]), layout=sys.argv[3])
 print("built", flush=True)
 """
