@@ -35,7 +35,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT / "tests"))
 sys.path.insert(0, str(PROJECT / "bench"))
 
-from local_common import PythonModel, machine_line, write_python_group  # noqa: E402
+from local_common import PythonModel, cache_bytecode_as_installed, machine_line, write_python_group  # noqa: E402
 from pulumi_engine import EngineProject, pulumi_bin  # noqa: E402
 
 RESULTS = PROJECT / "bench" / "RESULTS.md"
@@ -150,10 +150,10 @@ def slope(points: dict[int, float]) -> tuple[float, float]:
 
 
 def report(acquired: dict[str, float], example: dict[str, float], groups: dict[int, tuple[float, float]],
-           repeats: int) -> str:
+           repeats: int, bytecode: str) -> str:
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     version = subprocess.run([str(pulumi_bin() / "pulumi"), "version"], capture_output=True, text=True).stdout.strip()
-    lines = [f"### {now}", "", f"{machine_line()}; Pulumi CLI {version}; medians of {repeats} runs.", "",
+    lines = [f"### {now}", "", f"{machine_line()}; Pulumi CLI {version}; {bytecode}; medians of {repeats} runs.", "",
              "| `make pulumi`, `make up` | seconds |", "|---|---:|"]
     lines += [f"| {name} | {seconds:.2f} |" for name, seconds in acquired.items()]
     ratio = example["no-change preview (local stack)"] / example["no-change preview (empty program)"]
@@ -184,6 +184,7 @@ def main() -> None:
     parser.add_argument("--fresh-clone", action="store_true", help="also time `make up` in a fresh clone (minutes)")
     parser.add_argument("--no-record", action="store_true")
     options = parser.parse_args()
+    bytecode = cache_bytecode_as_installed()
     pulumi_bin()
     acquired = acquisition(options.cold)
     if options.fresh_clone:
@@ -191,7 +192,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         example = example_runs(Path(scratch), options.repeats)
         groups = group_previews(Path(scratch), options.repeats)
-    block = report(acquired, example, groups, options.repeats)
+    block = report(acquired, example, groups, options.repeats, bytecode)
     print(block)
     if not options.no_record:
         record(block)

@@ -22,9 +22,11 @@ from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 
 class StrictModel(BaseModel):
-    """Every spec object refuses unknown keys: a typo must never be silently ignored."""
+    """Every spec object refuses unknown keys: a typo must never be silently ignored. Validators are built on
+    first use (`defer_build`): processes that never read a spec (a provider's diff, a command on a repository
+    folder) do not pay for them at import."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class _Unknowable(Exception):
