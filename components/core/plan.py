@@ -275,6 +275,16 @@ def plan_from_folder(root: Path) -> RepositoryPlan:
     return RepositoryPlan(models=models, origin=real_root, problems=problems, read_folders=frozenset(folders))
 
 
+def brought_config(path: Path) -> mc.ModelConfig | None:
+    """A bring-your-own config.pbtxt as Triton reads it, or None when it cannot be read or parsed: the one reader
+    for the places that only need the config (the plan's load reports why it cannot be used)."""
+    try:
+        data = read_file(path, MAX_CONFIG_BYTES)
+    except (NotUsable, OSError):
+        return None
+    return _parse_bytes(data)[0]
+
+
 def _parse_file(source: FileSource) -> tuple[mc.ModelConfig | None, str | None]:
     try:
         data = source.read(MAX_CONFIG_BYTES)

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from components.core.oci_target.rollback import DeploymentClient, DeploymentRollback
 from components.core.runtime.deployment import smoke_step
 from components.core.smoke.transport import Transport
-from components.core.spec import load_spec
 from components.providers.base import TritonProvider
 from components.providers.diffing import is_unknown
 from components.providers.paths import portable_path, resolve_path
@@ -71,6 +70,8 @@ class SmokeTestFailed(DeploymentError):
 
 def run_smoke_test(props: Mapping[str, Any]) -> dict[str, Any]:
     """Run the cases named by `props` (the resource's inputs); return the outputs, or raise SmokeTestFailed."""
+    from components.core.spec import load_spec  # only when a test runs: a diff never reads the spec
+
     spec = load_spec(resolve_path(props["spec_path"]))
     rollback = props.get("rollback")
     oci = oci_rollback(rollback, props)

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from google.protobuf import text_format
-
 from components._internal.schemas import mc
-from components.core.plan import RepositoryPlan, plan_from_spec
-from components.core.render import parse_config
+from components.core.plan import RepositoryPlan, brought_config, plan_from_spec
 from components.core.spec import GroupSpec, ModelSpec
 from components.core.triton import PLATFORM_BACKENDS
 
@@ -57,11 +54,7 @@ def _spec_view(model: ModelSpec, spec: GroupSpec) -> ModelView:
         steps = tuple(step.model for step in model.ensemble.steps) if model.ensemble else ()
         groups = tuple(InstanceGroupView(group.kind, tuple(group.gpus)) for group in model.instance_groups)
         return ModelView(model.name, model.effective_backend, steps, groups)
-    try:
-        config = parse_config(spec.resolve(model.config).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, text_format.ParseError):
-        config = None
-    return _config_view(model.name, config)
+    return _config_view(model.name, brought_config(spec.resolve(model.config)))
 
 
 def _config_view(name: str, config: mc.ModelConfig | None) -> ModelView:

@@ -17,11 +17,12 @@ import numpy as np
 from tritonclient.utils import triton_to_np_dtype
 
 from components._internal.schemas import mc
+from components.core.plan import brought_config
 from components.core.problems import Problem, UserError
-from components.core.render import MAX_CONFIG_BYTES, parse_config, render_config
+from components.core.render import render_config
 from components.core.smoke.checks import Expectation
 from components.core.smoke.transport import Tensor
-from components.core.source_files import NotUsable, open_regular, read_file
+from components.core.source_files import NotUsable, open_regular
 from components.core.spec import GroupSpec, ModelSpec, SmokeExpectation, SmokeInput
 
 INDEX_DATATYPE = "INT64"
@@ -106,10 +107,7 @@ def prepare_cases(spec: GroupSpec, model: ModelSpec) -> list[PreparedCase]:
 def _config(spec: GroupSpec, model: ModelSpec) -> mc.ModelConfig:
     """The model's config as Triton reads it (empty when a bring-your-own config cannot be read: load reports that)."""
     if model.config:
-        try:
-            return parse_config(read_file(spec.resolve(model.config), MAX_CONFIG_BYTES).decode("utf-8"))
-        except (NotUsable, UnicodeDecodeError, ValueError):
-            return mc.ModelConfig()
+        return brought_config(spec.resolve(model.config)) or mc.ModelConfig()
     return render_config(model, spec)
 
 
