@@ -111,14 +111,20 @@ def deploy_oci(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
     content, repository_sha256 = plan_content(checked.plan, resolve_path(out_dir))
     promotion = promotion_from(settings.release, settings.promotes_from, project_root())
     spec_input: pulumi.Input[str] = portable_path(settings.spec)
+    compartment_id: pulumi.Input[str] = settings.compartment_id
+    policy_compartment_id: pulumi.Input[str] = policy_compartment(settings)
     if promotion is not None:
         gate_promotion(promotion, Built(spec.name, content, repository_sha256, image_digest=settings.image.digest))
-        spec_input = checked_on_source_stack(promotion).apply(lambda _: portable_path(settings.spec))
+        source_checked = checked_on_source_stack(promotion)
+        spec_input = source_checked.apply(lambda _: portable_path(settings.spec))
+        # Every OCI resource is placed through these: none is created before the source stack's check passed.
+        compartment_id = source_checked.apply(lambda _: settings.compartment_id)
+        policy_compartment_id = source_checked.apply(lambda _: policy_compartment(settings))
     names = resource_names(settings, spec)
     tags = settings.freeform_tags or None
     previous = previous_outputs()
-    project_id = _project_id(settings, names, tags)
-    image = _image(settings, spec, checked.models, config)
+    project_id = _project_id(settings, names, tags, compartment_id)
+    image = _image(settings, spec, checked.models, config, compartment_id)
     image_digest = image.image_digest if promotion is None else image.image_digest.apply(
         lambda digest: _promoted_image(promotion, spec.name, content, repository_sha256, digest))
     repository = TritonModelRepository(
@@ -140,16 +146,16 @@ def deploy_oci(config: pulumi.Config) -> dict[str, pulumi.Input[Any]]:
         lambda pair: log_model_changes(*pair, resource=repository, consequence=oci_consequence(settings.layout))
     )
     needs_storage = "object_storage" in checked.uploads.values()
-    policy = _policy(settings, spec, needs_storage, tags)
+    policy = _policy(settings, spec, needs_storage, tags, policy_compartment_id)
     storage = _object_storage(settings, checked.region, policy) if needs_storage and checked.region else None
-    placement = CatalogPlacement(compartment_id=settings.compartment_id, project_id=project_id,
+    placement = CatalogPlacement(compartment_id=compartment_id, project_id=project_id,
                                  object_storage=storage, freeform_tags=tags, keep_for_rollback=settings.rollback)
     serve = _serve_repository if settings.layout == "single" else _serve_group
     served, target, outputs = serve(checked, names, placement, artifacts)
     deployment = TritonModelDeployment(
         "deployment",
         TritonModelDeploymentArgs(
-            compartment_id=settings.compartment_id,
+            compartment_id=compartment_id,
             project_id=project_id,
             display_name=names.deployment,
             description=settings.deployment.description or spec.description,
@@ -330,25 +336,27 @@ def _named(artifacts: Sequence[Mapping[str, Any]], name: str) -> dict[str, Any]:
     raise ValueError(f"the repository built no artifact {name!r} (it built {[a['name'] for a in artifacts]})")
 
 
-def _project_id(settings: OciSettings, names: ResourceNames, tags: dict[str, str] | None) -> pulumi.Input[str]:
+def _project_id(settings: OciSettings, names: ResourceNames, tags: dict[str, str] | None,
+                compartment_id: pulumi.Input[str]) -> pulumi.Input[str]:
     if settings.project_id is not None:
         return settings.project_id
     assert settings.project is not None and names.project is not None
     return oci.datascience.Project(
         "project",
-        compartment_id=settings.compartment_id,
+        compartment_id=compartment_id,
         display_name=names.project,
         description=settings.project.description or None,
         freeform_tags=tags,
     ).id
 
 
-def _image(settings: OciSettings, spec: GroupSpec, models: list[str], config: pulumi.Config) -> TritonImage:
+def _image(settings: OciSettings, spec: GroupSpec, models: list[str], config: pulumi.Config,
+           compartment_id: pulumi.Input[str]) -> TritonImage:
     given = settings.image
     if given.build is None:
         assert given.name is not None and given.digest is not None
         name = given.name.partition("@")[0]
-        args = TritonImageArgs(compartment_id=settings.compartment_id, existing=ExistingImage(name, given.digest))
+        args = TritonImageArgs(compartment_id=compartment_id, existing=ExistingImage(name, given.digest))
         return TritonImage("image", args)
     build = given.build
     registry = settings.ocir_registry
@@ -358,7 +366,7 @@ def _image(settings: OciSettings, spec: GroupSpec, models: list[str], config: pu
     context_dir = project_root() / ".triton-groups" / "oci" / pulumi.get_stack() / "image-context"
     context_dir.mkdir(parents=True, exist_ok=True)
     args = TritonImageArgs(
-        compartment_id=settings.compartment_id,
+        compartment_id=compartment_id,
         build=ImageBuild(
             registry=registry,
             repository=build.repository,
@@ -390,14 +398,15 @@ def _object_storage(
 
 
 def _policy(
-    settings: OciSettings, spec: GroupSpec, exports_artifacts: bool, tags: dict[str, str] | None
+    settings: OciSettings, spec: GroupSpec, exports_artifacts: bool, tags: dict[str, str] | None,
+    compartment_id: pulumi.Input[str],
 ) -> oci.identity.Policy | None:
     """The IAM policy of the deployment (and of the artifact exports), when the stack asks to create it."""
     if not settings.iam.create:
         return None
     return oci.identity.Policy(
         "policy",
-        compartment_id=policy_compartment(settings),
+        compartment_id=compartment_id,
         name=policy_name(settings, spec),
         description=f"what the triton-groups deployment of {spec.name} needs (image, logs, model group, artifacts)",
         statements=policy_statements(settings, exports_artifacts=exports_artifacts),
