@@ -17,6 +17,7 @@ from components.core.oci_target.rollback import (
     DeploymentRollback,
     Target,
     Waiting,
+    point_at,
     release_superseded,
     roll_back,
     rollback_input,
@@ -136,3 +137,12 @@ def test_the_rollback_input_holds_the_auth_settings_and_nothing_secret() -> None
     assert described["auth"] == {"auth": "api_key", "configFile": "~/.oci/ci-config", "profile": "CI"}
     assert described["previous"] is None
     assert DeploymentRollback.from_json(described, "d").previous is None
+
+
+def test_pointing_a_deployment_elsewhere_stops_waiting_at_the_first_final_state() -> None:
+    client = FakeDataScience(NEW.id, states=("UPDATING", "NEEDS_ATTENTION", "UPDATING"))
+    slept: list[float] = []
+
+    state = point_at(client, "ocid1.datasciencemodeldeployment.d", OLD, Waiting(timeout_s=3600, sleep=slept.append))
+
+    assert (state, len(slept)) == ("NEEDS_ATTENTION", 1), "NEEDS_ATTENTION is final: no polling until the deadline"

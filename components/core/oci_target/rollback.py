@@ -26,11 +26,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from components.core.oci_target.lifecycle import settled
 from components.core.oci_target.settings import OciSmokeSettings
 
 TargetKind = Literal["model_group", "model"]
-ACTIVE = "ACTIVE"
-FAILED_STATES = frozenset({"FAILED", "DELETED", "DELETING"})
 POLL_S = 10.0
 
 
@@ -113,7 +112,7 @@ def point_at(client: DeploymentClient, deployment_id: str, target: Target, waiti
     deadline = waiting.clock() + waiting.timeout_s
     while True:
         state = str(client.get_model_deployment(deployment_id).data.lifecycle_state)
-        if state == ACTIVE or state in FAILED_STATES or waiting.clock() >= deadline:
+        if settled(state) or waiting.clock() >= deadline:
             return state
         waiting.sleep(POLL_S)
 

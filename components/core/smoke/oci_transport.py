@@ -29,12 +29,9 @@ import requests
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
+from components.core.oci_target.lifecycle import ACTIVE, settled
 from components.core.oci_target.settings import OciSmokeSettings, SmokeHeaders
 from components.core.smoke.transport import SendsPrepared, Tensor, TransportError
-
-ACTIVE = "ACTIVE"
-WAITING_STATES = frozenset({"CREATING", "UPDATING"})
-"""Model deployment states after which it may still become ACTIVE; any other non-ACTIVE state is final."""
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 EXCERPT_CHARS = 500
@@ -156,7 +153,7 @@ class OciPredictTransport(SendsPrepared):
             said = f": {details}" if details else ""
             if state == ACTIVE:
                 break
-            if state is not None and state not in WAITING_STATES:
+            if settled(state):
                 raise TransportError(f"the model deployment is {state}{said}", detail=details or "")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
